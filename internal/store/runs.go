@@ -1,0 +1,567 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const runCols = `id, job_type, job_id, COALESCE(user_id, 0), status, kind, scheduled_for, enqueued_at, started_at,
+	finished_at, job_snapshot, result, COALESCE(error, ''), attempt, max_attempts, exclusive, run_after,
+	COALESCE(lease_owner, ''), lease_expires_at`
+
+func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
+	var r Run
+	var sched, enq, started, finished, after, lease nullTime
+	var snap, res rawJSON
+	if err := sc.Scan(&r.ID, &r.JobType, &r.JobID, &r.UserID, &r.Status, &r.Kind, &sched, &enq, &started,
+		&finished, &snap, &res, &r.Error, &r.Attempt, &r.MaxAttempts, &r.Exclusive, &after, &r.LeaseOwner, &lease); err != nil {
+		return nil, err
+	}
+	r.ScheduledFor, r.EnqueuedAt = sched.T, enq.T
+	r.StartedAt, r.FinishedAt, r.RunAfter, r.LeaseExpiresAt = started.ptr(), finished.ptr(), after.ptr(), lease.ptr()
+	r.Snapshot, r.Result = snap.B, res.B
+	return &r, nil
+}
+
+func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *r)
+	}
+	return out, rows.Err()
+}
+
+// ClaimDue implements Store.
+func (s *DB) ClaimDue(ctx context.Context, now time.Time, limit int, plan Planner) (claimed, inserted int, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := s.query(ctx, tx, `SELECT `+scheduleCols+` FROM job_schedules
+			WHERE enabled AND (next_run_at IS NULL OR next_run_at <= $1)
+			ORDER BY next_run_at NULLS FIRST, id LIMIT $2`+s.d.lock, s.ts(now), limit)
+		if err != nil {
+			return fmt.Errorf("select due schedules: %w", err)
+		}
+		var due []*Schedule
+		for rows.Next() {
+			sc, err := scanSchedule(rows)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("scan due schedule: %w", err)
+			}
+			due = append(due, sc)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("select due schedules: %w", err)
+		}
+		claimed = len(due)
+		if claimed == 0 {
+			return nil
+		}
+		running, err := s.runningJobs(ctx, tx, due)
+		if err != nil {
+			return err
+		}
+		var newRuns []NewRun
+		ids := make([]int64, 0, len(due))
+		nexts := make([]*time.Time, 0, len(due))
+		errs := make([]string, 0, len(due))
+		for _, sc := range due {
+			f := plan(sc, running[strconv.FormatInt(sc.ID, 10)])
+			for _, r := range f.Runs {
+				r.Schedule = sc
+				newRuns = append(newRuns, r)
+				if r.Status == StatusPending {
+					inserted++
+				}
+			}
+			ids, nexts, errs = append(ids, sc.ID), append(nexts, f.Next), append(errs, f.Error)
+		}
+		n, err := s.insertRuns(ctx, tx, now, newRuns)
+		if err != nil {
+			return err
+		}
+		_ = n
+		return s.advance(ctx, tx, now, ids, nexts, errs)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("claim due schedules: %w", err)
+	}
+	return claimed, inserted, nil
+}
+
+// runningJobs returns the job ids among due that have an exclusive run running.
+func (s *DB) runningJobs(ctx context.Context, tx *sql.Tx, due []*Schedule) (map[string]bool, error) {
+	args := make([]any, len(due))
+	ph := make([]string, len(due))
+	for i, sc := range due {
+		args[i] = strconv.FormatInt(sc.ID, 10)
+		ph[i] = "$" + strconv.Itoa(i+1)
+	}
+	rows, err := s.query(ctx, tx, `SELECT DISTINCT job_id FROM job_schedule_runs
+		WHERE status = 'running' AND exclusive AND job_id IN (`+strings.Join(ph, ",")+`)`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("select running jobs: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+const insertRunBatch = 500
+
+// insertRuns inserts runs in multi-row statements, ignoring duplicates of
+// (job_type, job_id, scheduled_for).
+func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun) (int, error) {
+	total := 0
+	for start := 0; start < len(runs); start += insertRunBatch {
+		end := min(start+insertRunBatch, len(runs))
+		var b strings.Builder
+		b.WriteString(`INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
+			enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at) VALUES `)
+		args := make([]any, 0, (end-start)*14)
+		for i, r := range runs[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			n := len(args)
+			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
+			sc := r.Schedule
+			snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
+				TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
+			if err != nil {
+				return 0, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
+			}
+			var finished any
+			if r.Status != StatusPending {
+				finished = s.ts(now)
+			}
+			maxA := max(r.MaxAttempts, 1)
+			args = append(args, sc.JobType, strconv.FormatInt(sc.ID, 10), sc.UserID, r.Status, r.Kind,
+				s.ts(r.ScheduledFor), s.ts(now), string(snap), jsonArg(r.Result), nullStr(r.Error), maxA, r.Exclusive,
+				s.ts(r.ScheduledFor), finished)
+		}
+		b.WriteString(` ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`)
+		res, err := s.exec(ctx, tx, b.String(), args...)
+		if err != nil {
+			return 0, fmt.Errorf("insert runs: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += int(n)
+	}
+	return total, nil
+}
+
+// validJSON returns b when it is valid JSON, else b as a JSON string, so a
+// corrupt task_params cannot break the snapshot of every other schedule.
+func validJSON(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 {
+		return json.RawMessage("{}")
+	}
+	if json.Valid(b) {
+		return b
+	}
+	q, _ := json.Marshal(string(b))
+	return q
+}
+
+// advance writes next_run_at and last_error of claimed schedules.
+func (s *DB) advance(ctx context.Context, tx *sql.Tx, now time.Time, ids []int64, nexts []*time.Time, errs []string) error {
+	if s.d.name == "postgres" {
+		ts := make([]*time.Time, len(nexts))
+		es := make([]*string, len(errs))
+		for i := range nexts {
+			ts[i] = nexts[i]
+			if errs[i] != "" {
+				es[i] = &errs[i]
+			}
+		}
+		_, err := s.exec(ctx, tx, `UPDATE job_schedules s SET next_run_at = v.next, last_error = v.err,
+			last_error_at = CASE WHEN v.err IS NULL THEN NULL ELSE $4::timestamptz END
+			FROM unnest($1::bigint[], $2::timestamptz[], $3::text[]) AS v(id, next, err) WHERE s.id = v.id`,
+			ids, ts, es, now.UTC())
+		if err != nil {
+			return fmt.Errorf("advance next_run_at: %w", err)
+		}
+		return nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `UPDATE job_schedules SET next_run_at = $1, last_error = $2,
+		last_error_at = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END WHERE id = $4`)
+	if err != nil {
+		return fmt.Errorf("advance next_run_at: %w", err)
+	}
+	defer stmt.Close()
+	for i, id := range ids {
+		if _, err := stmt.ExecContext(ctx, s.tsp(nexts[i]), nullStr(errs[i]), s.ts(now), id); err != nil {
+			return fmt.Errorf("advance schedule %d: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// NextDue implements Store.
+func (s *DB) NextDue(ctx context.Context) (*time.Time, bool, error) {
+	var next nullTime
+	var nulls int
+	err := s.queryRow(ctx, s.db, `SELECT (SELECT MIN(next_run_at) FROM job_schedules WHERE enabled),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM job_schedules WHERE enabled AND next_run_at IS NULL LIMIT 1) x)`).Scan(&next, &nulls)
+	if err != nil {
+		return nil, false, fmt.Errorf("next due: %w", err)
+	}
+	return next.ptr(), nulls > 0, nil
+}
+
+// NextRunnable implements Store.
+func (s *DB) NextRunnable(ctx context.Context) (*time.Time, error) {
+	var next nullTime
+	var nulls int
+	err := s.queryRow(ctx, s.db, `SELECT (SELECT MIN(run_after) FROM job_schedule_runs WHERE status = 'pending'),
+		(SELECT COUNT(*) FROM (SELECT 1 FROM job_schedule_runs WHERE status = 'pending' AND run_after IS NULL LIMIT 1) x)`).Scan(&next, &nulls)
+	if err != nil {
+		return nil, fmt.Errorf("next runnable: %w", err)
+	}
+	if nulls > 0 {
+		t := time.Time{}
+		return &t, nil
+	}
+	return next.ptr(), nil
+}
+
+// ClaimRuns implements Store.
+func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var out []Run
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = collectRuns(s.query(ctx, tx, `WITH cand AS (
+				SELECT id, job_id, exclusive, run_after FROM job_schedule_runs
+				WHERE status = 'pending' AND (run_after IS NULL OR run_after <= $1)
+				ORDER BY run_after NULLS FIRST, id LIMIT $2`+s.d.lock+`
+			), ranked AS (
+				SELECT id, exclusive, row_number() OVER (PARTITION BY job_id ORDER BY run_after NULLS FIRST, id) AS rn FROM cand
+			)
+			UPDATE job_schedule_runs SET status = 'running', started_at = $1, lease_owner = $3, lease_expires_at = $4
+			WHERE id IN (SELECT id FROM ranked WHERE rn = 1 OR NOT exclusive)
+			AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
+				WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
+				AND r2.status = 'running' AND r2.exclusive))
+			RETURNING `+runCols, s.ts(now), limit, owner, s.ts(now.Add(lease))))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim runs: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimRun implements Store.
+func (s *DB) ClaimRun(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) (*Run, error) {
+	r, err := scanRun(s.queryRow(ctx, s.db, `UPDATE job_schedule_runs SET status = 'running', started_at = $1,
+		lease_owner = $2, lease_expires_at = $3 WHERE id = $4 AND status = 'pending'
+		AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
+			WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
+			AND r2.status = 'running' AND r2.exclusive))
+		RETURNING `+runCols, s.ts(now), owner, s.ts(now.Add(lease)), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("claim run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim run %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// Heartbeat implements Store.
+func (s *DB) Heartbeat(ctx context.Context, owner string, until time.Time) (int, error) {
+	res, err := s.exec(ctx, s.db, `UPDATE job_schedule_runs SET lease_expires_at = $1
+		WHERE status = 'running' AND lease_owner = $2`, s.ts(until), owner)
+	if err != nil {
+		return 0, fmt.Errorf("heartbeat %s: %w", owner, err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// CompleteRuns implements Store.
+func (s *DB) CompleteRuns(ctx context.Context, cs []Completion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for i := range cs {
+			if err := s.complete(ctx, tx, &cs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("complete %d runs: %w", len(cs), err)
+	}
+	return nil
+}
+
+func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
+	var res sql.Result
+	var err error
+	switch {
+	case c.Status == StatusPending && c.Retry:
+		var started nullTime
+		var attempt int
+		err = s.queryRow(ctx, tx, `SELECT started_at, attempt FROM job_schedule_runs
+			WHERE id = $1 AND status = 'running' AND lease_owner = $2`, c.RunID, c.Owner).Scan(&started, &attempt)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // lease lost: another instance owns the outcome
+		}
+		if err != nil {
+			return fmt.Errorf("run %d: %w", c.RunID, err)
+		}
+		if _, err = s.exec(ctx, tx, `INSERT INTO job_run_attempts (run_id, attempt, owner, started_at, finished_at, error)
+			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, attempt) DO NOTHING`,
+			c.RunID, attempt, c.Owner, s.tsp(started.ptr()), s.ts(c.At), c.Error); err != nil {
+			return fmt.Errorf("record attempt %d of run %d: %w", attempt, c.RunID, err)
+		}
+		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'pending', attempt = attempt + 1,
+			run_after = $1, started_at = NULL, lease_owner = NULL, lease_expires_at = NULL, error = $2, result = $3
+			WHERE id = $4 AND status = 'running' AND lease_owner = $5`,
+			s.tsp(c.RetryAt), c.Error, jsonArg(c.Result), c.RunID, c.Owner)
+	case c.Status == StatusPending:
+		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'pending', started_at = NULL,
+			lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'running' AND lease_owner = $2`,
+			c.RunID, c.Owner)
+	default:
+		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = $1, finished_at = $2, result = $3,
+			error = $4, lease_owner = NULL, lease_expires_at = NULL
+			WHERE id = $5 AND status = 'running' AND lease_owner = $6`,
+			c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner)
+	}
+	if err != nil {
+		return fmt.Errorf("update run %d: %w", c.RunID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil // lease lost: do not write state or notifications twice
+	}
+	if c.State != nil && c.ScheduleID != 0 {
+		if _, err := s.exec(ctx, tx, `UPDATE job_schedules SET state_json = $1 WHERE id = $2`, string(c.State), c.ScheduleID); err != nil {
+			return fmt.Errorf("save state of schedule %d: %w", c.ScheduleID, err)
+		}
+	}
+	return s.insertOutbox(ctx, tx, c.Notifications)
+}
+
+// insertOutbox inserts notifications; a repeated idempotency key is ignored.
+func (s *DB) insertOutbox(ctx context.Context, tx querier, ns []OutboxRow) error {
+	for _, n := range ns {
+		status := n.Status
+		if status == "" {
+			status = "pending"
+		}
+		prio := n.Priority
+		if prio == "" {
+			prio = "NORMAL"
+		}
+		at := n.CreatedAt
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO notifications (idempotency_key, channel, recipient, title, body, data,
+			priority, status, last_error, run_id, schedule_id, user_id, created_at, updated_at, next_attempt_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
+			ON CONFLICT (idempotency_key) DO NOTHING`,
+			n.IdempotencyKey, n.Channel, n.Recipient, n.Title, n.Body, jsonArg(n.Data), prio, status,
+			nullStr(n.LastError), n.RunID, n.ScheduleID, n.UserID, s.ts(at)); err != nil {
+			return fmt.Errorf("insert notification %s: %w", n.IdempotencyKey, err)
+		}
+	}
+	return nil
+}
+
+// ExpiredRuns implements Store.
+func (s *DB) ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, error) {
+	out, err := collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs
+		WHERE status = 'running' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2`, s.ts(now), limit))
+	if err != nil {
+		return nil, fmt.Errorf("expired runs: %w", err)
+	}
+	return out, nil
+}
+
+// InsertRun implements Store.
+func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time, maxAttempts int) (*Run, error) {
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := s.insertRuns(ctx, tx, time.Now(), []NewRun{{Schedule: sc, Status: StatusPending, Kind: KindManual,
+			ScheduledFor: scheduledFor, MaxAttempts: maxAttempts, Exclusive: true}})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("a run of schedule %d for %s already exists", sc.ID, scheduledFor.Format(time.RFC3339Nano))
+		}
+		return s.queryRow(ctx, tx, `SELECT id FROM job_schedule_runs WHERE job_type = $1 AND job_id = $2 AND scheduled_for = $3`,
+			sc.JobType, strconv.FormatInt(sc.ID, 10), s.ts(scheduledFor)).Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert run of schedule %d: %w", sc.ID, err)
+	}
+	return s.GetRun(ctx, id)
+}
+
+// GetRun implements Store.
+func (s *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
+	r, err := scanRun(s.queryRow(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load run %d: %w", id, err)
+	}
+	return r, nil
+}
+
+// ListRuns implements Store.
+func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
+	var where []string
+	var args []any
+	if f.ScheduleID != 0 {
+		args = append(args, strconv.FormatInt(f.ScheduleID, 10))
+		where = append(where, fmt.Sprintf("job_id = $%d", len(args)))
+	}
+	if f.Status != "" {
+		args = append(args, f.Status)
+		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+	}
+	q := `SELECT ` + runCols + ` FROM job_schedule_runs`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q += fmt.Sprintf(" ORDER BY scheduled_for DESC, id DESC LIMIT %d OFFSET %d", limit, f.Offset)
+	out, err := collectRuns(s.query(ctx, s.db, q, args...))
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// ListAttempts implements Store.
+func (s *DB) ListAttempts(ctx context.Context, runID int64) ([]Attempt, error) {
+	rows, err := s.query(ctx, s.db, `SELECT run_id, attempt, COALESCE(owner, ''), started_at, finished_at, COALESCE(error, '')
+		FROM job_run_attempts WHERE run_id = $1 ORDER BY attempt`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("list attempts of run %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []Attempt
+	for rows.Next() {
+		var a Attempt
+		var st, fin nullTime
+		if err := rows.Scan(&a.RunID, &a.Attempt, &a.Owner, &st, &fin, &a.Error); err != nil {
+			return nil, err
+		}
+		a.StartedAt, a.FinishedAt = st.ptr(), fin.T
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Stats implements Store.
+func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
+	st := &Stats{RunsByStatus: map[string]int{}, OutboxByStatus: map[string]int{}}
+	if err := s.queryRow(ctx, s.db, `SELECT COUNT(*), COALESCE(SUM(CASE WHEN enabled THEN 1 ELSE 0 END), 0) FROM job_schedules`).
+		Scan(&st.Schedules, &st.Enabled); err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	var err error
+	load := func(q string, args ...any) []Schedule {
+		if err != nil {
+			return nil
+		}
+		var rows *sql.Rows
+		rows, err = s.query(ctx, s.db, `SELECT `+scheduleCols+` FROM job_schedules `+q, args...)
+		if err != nil {
+			return nil
+		}
+		defer rows.Close()
+		var out []Schedule
+		for rows.Next() {
+			var sc *Schedule
+			if sc, err = scanSchedule(rows); err != nil {
+				return nil
+			}
+			out = append(out, *sc)
+		}
+		err = rows.Err()
+		return out
+	}
+	st.Invalid = load(`WHERE last_error IS NOT NULL ORDER BY id LIMIT 100`)
+	st.NextDue = load(`WHERE enabled AND next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 10`)
+	if err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
+	if st.Running, err = collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs WHERE status = 'running' ORDER BY started_at LIMIT 50`)); err != nil {
+		return nil, fmt.Errorf("stats running: %w", err)
+	}
+	if st.RecentFailures, err = collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs WHERE status = 'failed' ORDER BY finished_at DESC LIMIT 10`)); err != nil {
+		return nil, fmt.Errorf("stats failures: %w", err)
+	}
+	counts := func(q string, into map[string]int) {
+		if err != nil {
+			return
+		}
+		var rows *sql.Rows
+		if rows, err = s.query(ctx, s.db, q); err != nil {
+			return
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k string
+			var n int
+			if err = rows.Scan(&k, &n); err != nil {
+				return
+			}
+			into[k] = n
+		}
+		err = rows.Err()
+	}
+	counts(`SELECT status, COUNT(*) FROM job_schedule_runs GROUP BY status`, st.RunsByStatus)
+	counts(`SELECT status, COUNT(*) FROM notifications GROUP BY status`, st.OutboxByStatus)
+	if err != nil {
+		return nil, fmt.Errorf("stats counts: %w", err)
+	}
+	st.MissedRecords = st.RunsByStatus[StatusMissed]
+	var oldest nullTime
+	if err := s.queryRow(ctx, s.db, `SELECT MIN(created_at) FROM notifications WHERE status IN ('pending', 'sending')`).Scan(&oldest); err != nil {
+		return nil, fmt.Errorf("stats outbox: %w", err)
+	}
+	if oldest.Valid {
+		st.OldestPendingAge = now.Sub(oldest.T).Seconds()
+	}
+	return st, nil
+}

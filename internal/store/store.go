@@ -1,0 +1,346 @@
+// Package store keeps schedules, runs, attempts and the notification outbox in
+// SQLite or PostgreSQL; it is the scheduler's memory.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Job types accepted by the job_schedules CHECK constraint.
+var JobTypes = []string{"report", "screener", "alert", "notification", "data_processing", "backup", "script", "schedule"}
+
+// Run statuses. The first five are the original service's; skipped and
+// missed are recorded by this service so that nothing is dropped silently.
+const (
+	StatusPending   = "pending"
+	StatusRunning   = "running"
+	StatusCompleted = "completed"
+	StatusFailed    = "failed"
+	StatusCancelled = "cancelled"
+	StatusSkipped   = "skipped"
+	StatusMissed    = "missed"
+)
+
+// Run kinds say why a run row exists.
+const (
+	KindCron      = "cron"      // a scheduled instant, on time or slightly late
+	KindCoalesced = "coalesced" // one run standing for several missed instants
+	KindMissed    = "missed"    // record of instants that were not run
+	KindManual    = "manual"    // started by a person (CLI, API, web UI)
+)
+
+// ErrNotFound is returned when a schedule or run does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Schedule is one row of job_schedules.
+type Schedule struct {
+	ID         int64           `json:"id"`
+	UserID     int64           `json:"user_id"`
+	Name       string          `json:"name"`
+	JobType    string          `json:"job_type"`
+	Target     string          `json:"target"`
+	TaskParams json.RawMessage `json:"task_params"`
+	Cron       string          `json:"cron"`
+	Timezone   string          `json:"timezone,omitempty"`
+	Enabled    bool            `json:"enabled"`
+	NextRunAt  *time.Time      `json:"next_run_at"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	StateJSON  json.RawMessage `json:"state_json,omitempty"`
+	LastError  string          `json:"last_error,omitempty"`
+}
+
+// Run is one row of job_schedule_runs.
+type Run struct {
+	ID             int64           `json:"id"`
+	JobType        string          `json:"job_type"`
+	JobID          string          `json:"job_id"`
+	UserID         int64           `json:"user_id"`
+	Status         string          `json:"status"`
+	Kind           string          `json:"kind"`
+	ScheduledFor   time.Time       `json:"scheduled_for"`
+	EnqueuedAt     time.Time       `json:"enqueued_at"`
+	StartedAt      *time.Time      `json:"started_at,omitempty"`
+	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
+	Snapshot       json.RawMessage `json:"job_snapshot,omitempty"`
+	Result         json.RawMessage `json:"result,omitempty"`
+	Error          string          `json:"error,omitempty"`
+	Attempt        int             `json:"attempt"`
+	MaxAttempts    int             `json:"max_attempts"`
+	Exclusive      bool            `json:"exclusive"`
+	RunAfter       *time.Time      `json:"run_after,omitempty"`
+	LeaseOwner     string          `json:"lease_owner,omitempty"`
+	LeaseExpiresAt *time.Time      `json:"lease_expires_at,omitempty"`
+}
+
+// Snapshot is the copy of a schedule stored with each run (job_snapshot).
+type Snapshot struct {
+	ID            int64           `json:"id"`
+	Name          string          `json:"name"`
+	JobType       string          `json:"job_type"`
+	Target        string          `json:"target"`
+	TaskParams    json.RawMessage `json:"task_params"`
+	Cron          string          `json:"cron"`
+	ExecutionTime time.Time       `json:"execution_time"`
+	UserID        int64           `json:"user_id"`
+}
+
+// Attempt is a failed attempt of a run that was retried.
+type Attempt struct {
+	RunID      int64      `json:"run_id"`
+	Attempt    int        `json:"attempt"`
+	Owner      string     `json:"owner"`
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt time.Time  `json:"finished_at"`
+	Error      string     `json:"error"`
+}
+
+// NewRun is a run to insert during a claim.
+type NewRun struct {
+	Schedule     *Schedule
+	Status       string // pending, skipped or missed
+	Kind         string
+	ScheduledFor time.Time
+	MaxAttempts  int
+	Exclusive    bool
+	Result       json.RawMessage // for skipped / missed records
+	Error        string
+}
+
+// Fire plans what a claim does with one due schedule.
+type Fire struct {
+	// Runs to insert (pending runs and skipped/missed records).
+	Runs []NewRun
+	// Next is the new next_run_at; nil disables nothing but leaves it NULL
+	// (no future fire exists).
+	Next *time.Time
+	// Error, when set, is stored as the schedule's last_error (invalid cron
+	// or task_params); the schedule keeps its other fields.
+	Error string
+}
+
+// Planner decides, inside the claim transaction, what to do with each due
+// schedule. running reports whether an exclusive run of it is running now.
+type Planner func(s *Schedule, running bool) Fire
+
+// Completion is the outcome of one run, written by CompleteRuns.
+type Completion struct {
+	RunID  int64
+	Owner  string
+	Status string // completed, failed, or pending (retry / put back)
+	Result json.RawMessage
+	Error  string
+	At     time.Time
+	// RetryAt, for Status pending after a failure, is when the next attempt
+	// may start; the failed attempt is recorded in job_run_attempts.
+	RetryAt *time.Time
+	// Retry marks a pending completion as a failed attempt to retry (attempt
+	// counter +1); without it, pending means "put back untouched".
+	Retry bool
+	// ScheduleID and State, when State is non-nil, update the schedule's
+	// state_json in the same transaction.
+	ScheduleID int64
+	State      json.RawMessage
+	// Notifications are inserted into the outbox in the same transaction.
+	Notifications []OutboxRow
+}
+
+// OutboxRow is one notification to insert into the outbox.
+type OutboxRow struct {
+	IdempotencyKey string
+	Channel        string
+	Recipient      string
+	Title          string
+	Body           string
+	Data           json.RawMessage
+	Priority       string
+	Status         string // pending, dead or suppressed
+	LastError      string
+	RunID          int64
+	ScheduleID     int64
+	UserID         int64
+	CreatedAt      time.Time
+}
+
+// ScheduleFilter selects schedules for listing.
+type ScheduleFilter struct {
+	JobType string
+	Enabled *bool
+	UserID  *int64
+	Limit   int
+	Offset  int
+}
+
+// RunFilter selects runs for listing (newest first).
+type RunFilter struct {
+	ScheduleID int64
+	Status     string
+	Limit      int
+	Offset     int
+}
+
+// Stats summarises the database for status pages.
+type Stats struct {
+	Schedules        int            `json:"schedules"`
+	Enabled          int            `json:"enabled"`
+	Invalid          []Schedule     `json:"invalid"`
+	NextDue          []Schedule     `json:"next_due"`
+	Running          []Run          `json:"running"`
+	RecentFailures   []Run          `json:"recent_failures"`
+	RunsByStatus     map[string]int `json:"runs_by_status"`
+	MissedRecords    int            `json:"missed_records"`
+	OutboxByStatus   map[string]int `json:"outbox_by_status"`
+	OldestPendingAge float64        `json:"oldest_pending_notification_seconds"`
+}
+
+// Store is the persistence the scheduler needs. It is implemented for SQLite
+// and PostgreSQL by one SQL core with a dialect each.
+type Store interface {
+	// Dialect returns "postgres" or "sqlite".
+	Dialect() string
+	// Migrate applies the embedded migrations (idempotent).
+	Migrate(ctx context.Context) error
+	// Ping checks the database connection.
+	Ping(ctx context.Context) error
+	// Close releases connections.
+	Close() error
+
+	CreateSchedule(ctx context.Context, s *Schedule) error
+	UpdateSchedule(ctx context.Context, s *Schedule) error
+	GetSchedule(ctx context.Context, id int64) (*Schedule, error)
+	ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, error)
+	DeleteSchedule(ctx context.Context, id int64) error
+	// SetEnabled enables or disables a schedule; enabling clears
+	// next_run_at so the next claim computes it from now.
+	SetEnabled(ctx context.Context, id int64, enabled bool) error
+	// SetScheduleError records (or clears, with "") a schedule's last error.
+	SetScheduleError(ctx context.Context, id int64, msg string, at time.Time) error
+	// SetNextRun sets next_run_at of a schedule.
+	SetNextRun(ctx context.Context, id int64, next *time.Time) error
+	// CountSchedules returns the number of schedules.
+	CountSchedules(ctx context.Context) (int, error)
+
+	// ClaimDue locks up to limit enabled schedules whose next_run_at is NULL
+	// or <= now, asks plan what to do with each, inserts the runs (a
+	// duplicate (job_type, job_id, scheduled_for) is ignored) and moves
+	// next_run_at, all in one transaction. It returns the number of
+	// schedules claimed and of pending runs inserted.
+	ClaimDue(ctx context.Context, now time.Time, limit int, plan Planner) (claimed, inserted int, err error)
+	// NextDue returns the earliest next_run_at of an enabled schedule, and
+	// whether any enabled schedule has a NULL next_run_at.
+	NextDue(ctx context.Context) (next *time.Time, hasNull bool, err error)
+	// NextRunnable returns the earliest time a pending run may start.
+	NextRunnable(ctx context.Context) (*time.Time, error)
+	// ClaimRuns marks up to limit runnable pending runs as running with a
+	// lease for owner, never two exclusive runs of one schedule.
+	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error)
+	// ClaimRun claims one specific pending run (manual trigger); it returns
+	// ErrNotFound when the run is not pending or is taken.
+	ClaimRun(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) (*Run, error)
+	// Heartbeat extends the leases of owner's running runs.
+	Heartbeat(ctx context.Context, owner string, until time.Time) (int, error)
+	// CompleteRuns writes outcomes, schedule states and notifications in
+	// one transaction. Rows whose lease was lost are left alone.
+	CompleteRuns(ctx context.Context, cs []Completion) error
+	// ExpiredRuns returns running runs whose lease expired before now.
+	ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
+	// InsertRun inserts a manual pending run of schedule s and returns it.
+	InsertRun(ctx context.Context, s *Schedule, scheduledFor time.Time, maxAttempts int) (*Run, error)
+	GetRun(ctx context.Context, id int64) (*Run, error)
+	ListRuns(ctx context.Context, f RunFilter) ([]Run, error)
+	ListAttempts(ctx context.Context, runID int64) ([]Attempt, error)
+	Stats(ctx context.Context, now time.Time) (*Stats, error)
+}
+
+// nullTime scans a timestamp from either driver (time.Time, or SQLite text).
+type nullTime struct {
+	T     time.Time
+	Valid bool
+}
+
+// Scan implements sql.Scanner.
+func (n *nullTime) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		n.Valid = false
+		return nil
+	case time.Time:
+		n.T, n.Valid = x.UTC(), true
+		return nil
+	case string:
+		return n.parse(x)
+	case []byte:
+		return n.parse(string(x))
+	case int64:
+		n.T, n.Valid = time.Unix(x, 0).UTC(), true
+		return nil
+	}
+	return fmt.Errorf("timestamp: unsupported type %T", v)
+}
+
+var timeLayouts = []string{
+	sqliteTimeLayout,
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05",
+	"2006-01-02T15:04:05Z07:00",
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02",
+}
+
+func (n *nullTime) parse(s string) error {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			n.T, n.Valid = t.UTC(), true
+			return nil
+		}
+	}
+	return fmt.Errorf("timestamp: cannot parse %q", s)
+}
+
+func (n nullTime) ptr() *time.Time {
+	if !n.Valid {
+		return nil
+	}
+	t := n.T
+	return &t
+}
+
+// rawJSON scans JSON stored as JSONB or text.
+type rawJSON struct{ B json.RawMessage }
+
+// Scan implements sql.Scanner.
+func (r *rawJSON) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		r.B = nil
+	case []byte:
+		r.B = append(json.RawMessage(nil), x...)
+	case string:
+		r.B = json.RawMessage(x)
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Errorf("json column: %w", err)
+		}
+		r.B = b
+	}
+	return nil
+}
+
+// jsonArg returns a JSON value as a query argument (NULL when empty).
+func jsonArg(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+func nullStr(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
