@@ -1,0 +1,105 @@
+package script
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestConfigFromEnvDefaults(t *testing.T) {
+	cfg, err := ConfigFromEnv(envMap(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if cfg.Root != wd {
+		t.Errorf("Root = %q, want current directory %q", cfg.Root, wd)
+	}
+	if !slices.Equal(cfg.AllowedDirs, []string{"src", "scripts"}) {
+		t.Errorf("AllowedDirs = %q", cfg.AllowedDirs)
+	}
+	if cfg.Python != "python3" || cfg.KillGrace != 5*time.Second {
+		t.Errorf("Python = %q, KillGrace = %s", cfg.Python, cfg.KillGrace)
+	}
+}
+
+func TestConfigFromEnvValues(t *testing.T) {
+	root := t.TempDir()
+	cfg, err := ConfigFromEnv(envMap(map[string]string{
+		EnvRoot:        root,
+		EnvAllowedDirs: " jobs/etl , ./tools/,",
+		EnvPython:      "/opt/venv/bin/python",
+		EnvKillGrace:   "2",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Root != root || cfg.Python != "/opt/venv/bin/python" || cfg.KillGrace != 2*time.Second {
+		t.Errorf("got %+v", cfg)
+	}
+	if !slices.Equal(cfg.AllowedDirs, []string{filepath.Join("jobs", "etl"), "tools"}) {
+		t.Errorf("AllowedDirs = %q", cfg.AllowedDirs)
+	}
+	cfg, err = ConfigFromEnv(envMap(map[string]string{EnvRoot: root, EnvKillGrace: "250ms", EnvAllowedDirs: "."}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.KillGrace != 250*time.Millisecond || !slices.Equal(cfg.AllowedDirs, []string{"."}) {
+		t.Errorf("got %+v", cfg)
+	}
+}
+
+func TestConfigFromEnvErrors(t *testing.T) {
+	root := t.TempDir()
+	file := filepath.Join(root, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{EnvRoot: filepath.Join(root, "missing")}, `SCRIPT_ROOT="` + filepath.Join(root, "missing") + `"`},
+		{map[string]string{EnvRoot: file}, "not a directory"},
+		{map[string]string{EnvRoot: root, EnvAllowedDirs: "src,../etc"}, `SCRIPT_ALLOWED_DIRS="src,../etc": directory "../etc" leaves SCRIPT_ROOT`},
+		{map[string]string{EnvRoot: root, EnvAllowedDirs: "/usr/bin"}, `directory "/usr/bin" must be relative`},
+		{map[string]string{EnvRoot: root, EnvAllowedDirs: " , "}, `SCRIPT_ALLOWED_DIRS=" , ": no directory listed`},
+		{map[string]string{EnvRoot: root, EnvKillGrace: "soon"}, `SCRIPT_KILL_GRACE="soon"`},
+		{map[string]string{EnvRoot: root, EnvKillGrace: "-1s"}, "must not be negative"},
+		{map[string]string{EnvRoot: root, EnvKillGrace: "2h"}, "at most"},
+		{map[string]string{EnvRoot: root, EnvPython: "  "}, `SCRIPT_PYTHON="  "`},
+	}
+	for _, tt := range tests {
+		_, err := ConfigFromEnv(envMap(tt.env))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ConfigFromEnv(%v) error = %v, want it to contain %q", tt.env, err, tt.want)
+		}
+	}
+}
+
+func TestConfigCheckRejectsHandBuiltNonsense(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{}, "Root (SCRIPT_ROOT) is empty"},
+		{Config{Root: root}, "AllowedDirs (SCRIPT_ALLOWED_DIRS) is empty"},
+		{Config{Root: root, AllowedDirs: []string{".."}}, "AllowedDirs[0]"},
+		{Config{Root: root, AllowedDirs: []string{"."}, KillGrace: -1}, "KillGrace"},
+		{Config{Root: root, AllowedDirs: []string{"."}, Env: []string{"NOEQUALS"}}, `Env[0] "NOEQUALS"`},
+	}
+	for _, tt := range tests {
+		_, err := tt.cfg.check()
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("check(%+v) = %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package script
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+)
+
+// ResultPrefix starts the stdout line by which a script reports its result.
+const ResultPrefix = "__SCHEDULER_RESULT__:"
+
+// Sizes of the kept output, in characters (Unicode code points).
+const (
+	StdoutTailChars = 500
+	StderrTailChars = 2000
+)
+
+// MaxResultLineBytes bounds the result line; a longer one is recorded as a
+// result error instead of being buffered without limit.
+const MaxResultLineBytes = 1 << 20
+
+// tail keeps the last bytes written to it in a fixed ring buffer.
+type tail struct {
+	buf  []byte
+	next int  // where the next byte goes
+	full bool // buf has wrapped at least once
+}
+
+// newTail returns a tail that can return the last chars characters: it
+// keeps 4 bytes per character, the longest UTF-8 encoding.
+func newTail(chars int) *tail { return &tail{buf: make([]byte, 4*chars)} }
+
+// Write records p; it never fails.
+func (t *tail) Write(p []byte) (int, error) {
+	n := len(p)
+	if n >= len(t.buf) {
+		copy(t.buf, p[n-len(t.buf):])
+		t.next, t.full = 0, true
+		return n, nil
+	}
+	c := copy(t.buf[t.next:], p)
+	if c < n {
+		copy(t.buf, p[c:])
+		t.full = true
+	}
+	t.next = (t.next + n) % len(t.buf)
+	if t.next == 0 && n > 0 {
+		t.full = true
+	}
+	return n, nil
+}
+
+// String returns the last chars characters written. A character cut in
+// half by the ring buffer is dropped; invalid UTF-8 bytes count as one
+// character each.
+func (t *tail) String(chars int) string {
+	var b []byte
+	if t.full {
+		b = append(append(b, t.buf[t.next:]...), t.buf[:t.next]...)
+		// The oldest bytes may be the end of a character whose start was
+		// overwritten: skip continuation bytes.
+		for i := 0; i < utf8.UTFMax-1 && len(b) > 0 && !utf8.RuneStart(b[0]); i++ {
+			b = b[1:]
+		}
+	} else {
+		b = t.buf[:t.next]
+	}
+	n := utf8.RuneCount(b)
+	for ; n > chars; n-- {
+		_, size := utf8.DecodeRune(b)
+		b = b[size:]
+	}
+	return string(b)
+}
+
+// resultScanner watches a stream line by line for the last result line.
+// It holds at most one line of MaxResultLineBytes in memory.
+type resultScanner struct {
+	line     []byte // current line, up to MaxResultLineBytes+1 bytes
+	overflow bool   // the current line is longer than the cap
+	found    bool   // a result line was seen
+	last     []byte // payload of the last complete result line (after the prefix)
+	lastLong bool   // the last result line exceeded the cap
+}
+
+// Write feeds stream bytes; it never fails.
+func (s *resultScanner) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		s.add(chunk)
+		if i < 0 {
+			break
+		}
+		s.endLine()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// add appends part of a line. Once a line is known not to be a result line
+// its bytes are dropped.
+func (s *resultScanner) add(b []byte) {
+	if s.overflow {
+		return
+	}
+	// A line that does not start with the prefix is not kept past it.
+	if len(s.line) >= len(ResultPrefix) && !bytes.HasPrefix(s.line, []byte(ResultPrefix)) {
+		return
+	}
+	room := MaxResultLineBytes + len(ResultPrefix) - len(s.line)
+	if len(b) > room {
+		s.line = append(s.line, b[:room]...)
+		s.overflow = true
+		return
+	}
+	s.line = append(s.line, b...)
+}
+
+// endLine finishes the current line.
+func (s *resultScanner) endLine() {
+	if bytes.HasPrefix(s.line, []byte(ResultPrefix)) {
+		s.found = true
+		s.lastLong = s.overflow
+		s.last = append(s.last[:0], bytes.TrimSuffix(s.line[len(ResultPrefix):], []byte("\r"))...)
+	}
+	s.line = s.line[:0]
+	s.overflow = false
+}
+
+// finish treats a final line without newline as complete.
+func (s *resultScanner) finish() {
+	if len(s.line) > 0 || s.overflow {
+		s.endLine()
+	}
+}
+
+// result decodes the last result line: (nil, nil) when there was none.
+func (s *resultScanner) result() (map[string]any, error) {
+	if !s.found {
+		return nil, nil
+	}
+	if s.lastLong {
+		return nil, fmt.Errorf("result line longer than %d bytes", MaxResultLineBytes)
+	}
+	return decodeResult(s.last)
+}
+
+// decodeResult parses the JSON object of a result line. Numbers stay
+// json.Number so that large integers survive being stored again.
+func decodeResult(payload []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("result line has no JSON object")
+		}
+		return nil, fmt.Errorf("result line is not valid JSON: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("result line has data after the JSON object")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("result line holds a JSON %s, want an object", jsonKind(v))
+	}
+	return m, nil
+}
+
+// jsonKind names the JSON type of a decoded value.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "bool"
+	default:
+		return "number"
+	}
+}
