@@ -1,0 +1,209 @@
+package notify
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Options is the notification configuration read from the environment.
+type Options struct {
+	ServiceURL string        // NOTIFICATION_SERVICE_URL, default http://localhost:8000
+	Timeout    time.Duration // NOTIFICATION_TIMEOUT seconds per attempt, default 30
+	Retries    int           // NOTIFICATION_RETRIES after the first attempt, default 3
+	Enabled    bool          // NOTIFICATION_ENABLED, default true
+
+	TelegramBotToken      string // TELEGRAM_BOT_TOKEN; set → channel telegram uses the Bot API
+	TelegramAPIURL        string // TELEGRAM_API_URL, default https://api.telegram.org
+	TelegramDefaultChatID string // TELEGRAM_DEFAULT_CHAT_ID
+
+	WebhookSecret     string // WEBHOOK_SECRET: HMAC key of X-Signature-256
+	DefaultWebhookURL string // NOTIFICATION_WEBHOOK_URL: webhook target when a config names none
+
+	SMTP         SMTPOptions
+	DefaultEmail string // NOTIFICATION_DEFAULT_EMAIL: email recipient when nothing else resolves
+
+	// DefaultChannel is used when a notify config names no channel
+	// (NOTIFICATION_DEFAULT_CHANNEL). Unset, it is telegram when
+	// TELEGRAM_BOT_TOKEN or NOTIFICATION_SERVICE_URL is set, else log.
+	DefaultChannel string
+}
+
+// SMTPOptions configures the email channel; Host empty means not configured.
+type SMTPOptions struct {
+	Host     string // SMTP_HOST
+	Port     int    // SMTP_PORT, default 587 (465 means implicit TLS)
+	User     string // SMTP_USER
+	Password string // SMTP_PASSWORD
+	From     string // SMTP_FROM, default SMTP_USER
+}
+
+// Configured reports whether the email channel can send.
+func (o SMTPOptions) Configured() bool { return o.Host != "" }
+
+// DefaultOptions returns the seed's defaults.
+func DefaultOptions() Options {
+	return Options{
+		ServiceURL:     "http://localhost:8000",
+		Timeout:        30 * time.Second,
+		Retries:        3,
+		Enabled:        true,
+		TelegramAPIURL: "https://api.telegram.org",
+		SMTP:           SMTPOptions{Port: 587},
+		DefaultChannel: ChannelLog,
+	}
+}
+
+// OptionsFromEnv reads the NOTIFICATION_*, TELEGRAM_*, WEBHOOK_* and SMTP_*
+// variables through getenv (os.Getenv in production). Every malformed value
+// is reported, naming the variable and the value.
+func OptionsFromEnv(getenv func(string) string) (Options, error) {
+	o := DefaultOptions()
+	var errs []error
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	bad := func(name, val, want string) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", name, val, want))
+	}
+
+	if v := get("NOTIFICATION_SERVICE_URL"); v != "" {
+		if err := checkHTTPURL(v); err != nil {
+			bad("NOTIFICATION_SERVICE_URL", v, err.Error())
+		} else {
+			o.ServiceURL = strings.TrimRight(v, "/")
+		}
+	}
+	if v := get("NOTIFICATION_TIMEOUT"); v != "" {
+		secs, err := strconv.ParseFloat(v, 64)
+		if err != nil || secs <= 0 || secs > 3600 {
+			bad("NOTIFICATION_TIMEOUT", v, "want seconds, a number > 0 and <= 3600")
+		} else {
+			o.Timeout = time.Duration(secs * float64(time.Second))
+		}
+	}
+	if v := get("NOTIFICATION_RETRIES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 100 {
+			bad("NOTIFICATION_RETRIES", v, "want an integer from 0 to 100")
+		} else {
+			o.Retries = n
+		}
+	}
+	if v := get("NOTIFICATION_ENABLED"); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			bad("NOTIFICATION_ENABLED", v, "want true or false")
+		} else {
+			o.Enabled = b
+		}
+	}
+
+	o.TelegramBotToken = get("TELEGRAM_BOT_TOKEN")
+	if v := get("TELEGRAM_API_URL"); v != "" {
+		if err := checkHTTPURL(v); err != nil {
+			bad("TELEGRAM_API_URL", v, err.Error())
+		} else {
+			o.TelegramAPIURL = strings.TrimRight(v, "/")
+		}
+	}
+	if v := get("TELEGRAM_DEFAULT_CHAT_ID"); v != "" {
+		if err := checkChatID(v); err != nil {
+			bad("TELEGRAM_DEFAULT_CHAT_ID", v, err.Error())
+		} else {
+			o.TelegramDefaultChatID = v
+		}
+	}
+
+	o.WebhookSecret = getenv("WEBHOOK_SECRET") // secrets are used verbatim
+	if v := get("NOTIFICATION_WEBHOOK_URL"); v != "" {
+		if err := checkHTTPURL(v); err != nil {
+			bad("NOTIFICATION_WEBHOOK_URL", v, err.Error())
+		} else {
+			o.DefaultWebhookURL = v
+		}
+	}
+
+	o.SMTP.Host = get("SMTP_HOST")
+	if v := get("SMTP_PORT"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 65535 {
+			bad("SMTP_PORT", v, "want a port number from 1 to 65535")
+		} else {
+			o.SMTP.Port = n
+		}
+	}
+	o.SMTP.User = get("SMTP_USER")
+	o.SMTP.Password = getenv("SMTP_PASSWORD")
+	o.SMTP.From = get("SMTP_FROM")
+	if o.SMTP.From == "" && strings.Contains(o.SMTP.User, "@") {
+		o.SMTP.From = o.SMTP.User
+	}
+	if o.SMTP.From != "" {
+		if _, err := mail.ParseAddress(o.SMTP.From); err != nil {
+			bad("SMTP_FROM", o.SMTP.From, "want an email address")
+		}
+	} else if o.SMTP.Host != "" {
+		errs = append(errs, fmt.Errorf("SMTP_FROM is empty while SMTP_HOST=%q is set: set SMTP_FROM (or an email address as SMTP_USER)", o.SMTP.Host))
+	}
+	if v := get("NOTIFICATION_DEFAULT_EMAIL"); v != "" {
+		if _, err := mail.ParseAddress(v); err != nil {
+			bad("NOTIFICATION_DEFAULT_EMAIL", v, "want an email address")
+		} else {
+			o.DefaultEmail = v
+		}
+	}
+
+	if o.TelegramBotToken != "" || get("NOTIFICATION_SERVICE_URL") != "" {
+		o.DefaultChannel = ChannelTelegram
+	}
+	if v := get("NOTIFICATION_DEFAULT_CHANNEL"); v != "" {
+		if !KnownChannel(strings.ToLower(v)) {
+			bad("NOTIFICATION_DEFAULT_CHANNEL", v, "want one of "+strings.Join(Channels(), ", "))
+		} else {
+			o.DefaultChannel = strings.ToLower(v)
+		}
+	}
+
+	if err := errors.Join(errs...); err != nil {
+		return Options{}, fmt.Errorf("notification configuration: %w", err)
+	}
+	return o, nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "1", "t", "true", "yes", "y", "on":
+		return true, nil
+	case "0", "f", "false", "no", "n", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %q", v)
+}
+
+func checkHTTPURL(v string) error {
+	u, err := url.Parse(v)
+	if err != nil {
+		return fmt.Errorf("not a URL: %v", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("want an http:// or https:// URL")
+	}
+	if u.Host == "" {
+		return errors.New("URL has no host")
+	}
+	return nil
+}
+
+// checkChatID accepts a numeric Telegram chat id or an @channelusername.
+func checkChatID(v string) error {
+	if _, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return nil
+	}
+	if len(v) > 1 && v[0] == '@' && !strings.ContainsAny(v, " \t\n") {
+		return nil
+	}
+	return errors.New("want a numeric Telegram chat id or @channelname")
+}

@@ -1,0 +1,103 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// IdempotencyHeader carries Notification.IdempotencyKey on HTTP sinks.
+const IdempotencyHeader = "Idempotency-Key"
+
+// NotifyAPIRequest is the JSON body of POST {NOTIFICATION_SERVICE_URL}/api/notify
+// (ORIGINAL-SYSTEM.md §6).
+type NotifyAPIRequest struct {
+	NotificationType string         `json:"notification_type"`
+	Title            string         `json:"title"`
+	Message          string         `json:"message"`
+	Priority         string         `json:"priority"`
+	TelegramChatID   int64          `json:"telegram_chat_id"`
+	Data             map[string]any `json:"data"`
+}
+
+// NotifyAPISink posts to the old Telegram bot's HTTP API. It serves the
+// telegram channel when no TELEGRAM_BOT_TOKEN is configured.
+type NotifyAPISink struct {
+	BaseURL string       // NOTIFICATION_SERVICE_URL
+	Client  *http.Client // nil: a plain client; the context bounds each call
+}
+
+// Send posts the notification. 200 with success true (or without a success
+// field) is delivered; 400 and other 4xx are permanent; 429 honours
+// Retry-After; 503, 500 and other 5xx are transient (503's Retry-After is
+// honoured). The recipient must be a numeric chat id.
+func (s *NotifyAPISink) Send(ctx context.Context, n Notification) error {
+	chatID, err := strconv.ParseInt(n.Recipient, 10, 64)
+	if err != nil {
+		return PermanentError(fmt.Errorf("notify_api: telegram_chat_id must be numeric, recipient is %q", n.Recipient))
+	}
+	req := NotifyAPIRequest{
+		NotificationType: n.Type,
+		Title:            n.Title,
+		Message:          n.Body,
+		Priority:         string(n.Priority),
+		TelegramChatID:   chatID,
+		Data:             n.Data,
+	}
+	if req.NotificationType == "" {
+		req.NotificationType = TypeAlert
+	}
+	if req.Priority == "" {
+		req.Priority = string(PriorityNormal)
+	}
+	if req.Message == "" {
+		req.Message = req.Title // the endpoint rejects an empty message
+	}
+	if req.Data == nil {
+		req.Data = map[string]any{}
+	}
+	body, err := json.Marshal(req)
+	if err != nil {
+		return PermanentError(fmt.Errorf("notify_api: encode request: %w", err))
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, s.BaseURL+"/api/notify", bytes.NewReader(body))
+	if err != nil {
+		return PermanentError(fmt.Errorf("notify_api: build request: %w", err))
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set(IdempotencyHeader, n.IdempotencyKey)
+	resp, err := httpClient(s.Client).Do(hr)
+	if err != nil {
+		return TransientError(0, fmt.Errorf("notify_api: POST %s/api/notify: %w", s.BaseURL, err))
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 2 {
+		var ack struct {
+			Success *bool  `json:"success"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(rb, &ack) == nil && ack.Success != nil && !*ack.Success {
+			return TransientError(0, fmt.Errorf("notify_api: %d with success=false: %s", resp.StatusCode, snippet(rb, 300)))
+		}
+		return nil
+	}
+	e := fmt.Errorf("notify_api: HTTP %d: %s", resp.StatusCode, snippet(rb, 300))
+	return classifyHTTP(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e)
+}
+
+func httpClient(c *http.Client) *http.Client {
+	if c == nil {
+		return http.DefaultClient
+	}
+	return c
+}
+
+// errorsIsTimeout reports whether err is a context deadline.
+func errorsIsTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
