@@ -88,3 +88,39 @@ func (tf Timeframe) Next(open time.Time) time.Time {
 
 // Closed reports whether the bar opening at open has closed at now.
 func (tf Timeframe) Closed(open, now time.Time) bool { return !now.Before(tf.Next(open)) }
+
+// Add returns the open time n bars after the bar opening at open (n may be
+// negative), stepping by calendar for 1d, 1w and 1M.
+func (tf Timeframe) Add(open time.Time, n int) time.Time {
+	open = open.UTC()
+	switch tf {
+	case "1d":
+		return open.AddDate(0, 0, n)
+	case "1w":
+		return open.AddDate(0, 0, 7*n)
+	case "1M":
+		return open.AddDate(0, n, 0)
+	}
+	return open.Add(time.Duration(n) * tf.Duration())
+}
+
+// calendar reports whether tf is aligned by calendar (1d, 1w, 1M) rather
+// than by a fixed length since the Unix epoch.
+func (tf Timeframe) calendar() bool { return tf == "1d" || tf == "1w" || tf == "1M" }
+
+// Split divides bars into those closed at now and the forming bar: the last
+// bar when it has opened but not closed at now. Bars opening after now are
+// left out. The returned slice shares bars' backing array.
+func (tf Timeframe) Split(bars []Bar, now time.Time) (closed []Bar, forming *Bar) {
+	n := len(bars)
+	for n > 0 && bars[n-1].Time.After(now) {
+		n--
+	}
+	closed = bars[:n]
+	if n > 0 && !tf.Closed(bars[n-1].Time, now) {
+		b := bars[n-1]
+		forming = &b
+		closed = bars[:n-1]
+	}
+	return closed, forming
+}

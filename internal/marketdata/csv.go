@@ -1,0 +1,191 @@
+package marketdata
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// CSV serves bars from a directory of files named SYMBOL_TIMEFRAME.csv
+// (e.g. BTCUSDT_1h.csv, ^VIX_1d.csv) in the format ReadCSV reads. It is meant
+// for offline use, tests and the demo. Files are read on each call, so they
+// may be replaced while the service runs.
+type CSV struct {
+	// Dir is the directory holding the files (DATA_CSV_DIR).
+	Dir string
+}
+
+// NewCSV returns a CSV provider reading from dir.
+func NewCSV(dir string) *CSV { return &CSV{Dir: dir} }
+
+// Name returns "csv".
+func (c *CSV) Name() string { return "csv" }
+
+// Path returns the file that holds symbol's bars for tf.
+func (c *CSV) Path(symbol string, tf Timeframe) string {
+	return filepath.Join(c.Dir, symbol+"_"+string(tf)+".csv")
+}
+
+// Bars reads SYMBOL_TIMEFRAME.csv and returns the bars opening in [from, to].
+// A missing file is ErrSymbolNotFound.
+func (c *CSV) Bars(ctx context.Context, symbol string, tf Timeframe, from, to time.Time) ([]Bar, error) {
+	if symbol == "" || strings.ContainsAny(symbol, `/\`) || strings.Contains(symbol, "..") {
+		return nil, fmt.Errorf("csv %q %s: symbol is not usable as a file name", symbol, tf)
+	}
+	if _, ok := timeframes[tf]; !ok {
+		return nil, fmt.Errorf("csv %s %s: %w", symbol, tf, ErrUnsupportedTimeframe)
+	}
+	path := c.Path(symbol, tf)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("csv %s %s: %w: no file %s", symbol, tf, ErrSymbolNotFound, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("csv %s %s: %w", symbol, tf, err)
+	}
+	defer f.Close()
+	all, err := ReadCSV(f)
+	if err != nil {
+		return nil, fmt.Errorf("csv %s: %w", path, err)
+	}
+	out := make([]Bar, 0, len(all))
+	for _, b := range all {
+		if !b.Time.Before(from) && !b.Time.After(to) {
+			out = append(out, b)
+		}
+	}
+	return out, ctx.Err()
+}
+
+// ReadCSV reads bars from CSV text with the columns time, open, high, low,
+// close, volume. A header row is optional; when present, columns are found
+// by name (case-insensitive; "date" or "timestamp" also name the time
+// column, other columns are ignored), otherwise they are taken in that
+// order. Times are RFC 3339 (2024-01-02T15:04:05Z), a date (2024-01-02,
+// meaning UTC midnight) or Unix seconds (1704207845). Bars are returned in
+// file order and are not validated (see Validate). Errors name the line and
+// the column.
+func ReadCSV(r io.Reader) ([]Bar, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.TrimLeadingSpace = true
+	cr.Comment = '#'
+	idx := map[string]int{"time": 0, "open": 1, "high": 2, "low": 3, "close": 4, "volume": 5}
+	cols := []string{"time", "open", "high", "low", "close", "volume"}
+	var bars []Bar
+	header := false
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return bars, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("csv: %w", err)
+		}
+		line, _ := cr.FieldPos(0)
+		if line == 1 && len(rec) > 0 {
+			rec[0] = strings.TrimPrefix(rec[0], "\ufeff") // byte order mark
+		}
+		if !header && len(bars) == 0 && isHeader(rec) {
+			header = true
+			idx = map[string]int{}
+			for i, h := range rec {
+				h = strings.ToLower(strings.TrimSpace(h))
+				if h == "date" || h == "timestamp" || h == "datetime" {
+					h = "time"
+				}
+				if _, dup := idx[h]; !dup {
+					idx[h] = i
+				}
+			}
+			for _, c := range cols {
+				if _, ok := idx[c]; !ok {
+					return nil, fmt.Errorf("csv line %d: header has no %q column (want time,open,high,low,close,volume)", line, c)
+				}
+			}
+			continue
+		}
+		var b Bar
+		for _, c := range cols {
+			i := idx[c]
+			if i >= len(rec) {
+				return nil, fmt.Errorf("csv line %d: no %s column (record has %d fields)", line, c, len(rec))
+			}
+			v := strings.TrimSpace(rec[i])
+			if c == "time" {
+				if b.Time, err = parseCSVTime(v); err != nil {
+					return nil, fmt.Errorf("csv line %d: time %q: %v", line, v, err)
+				}
+				continue
+			}
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return nil, fmt.Errorf("csv line %d: %s %q is not a number", line, c, v)
+			}
+			switch c {
+			case "open":
+				b.Open = f
+			case "high":
+				b.High = f
+			case "low":
+				b.Low = f
+			case "close":
+				b.Close = f
+			case "volume":
+				b.Volume = f
+			}
+		}
+		bars = append(bars, b)
+	}
+}
+
+// isHeader reports whether a record is a header: its first field starts
+// with a letter (times start with a digit).
+func isHeader(rec []string) bool {
+	if len(rec) == 0 {
+		return false
+	}
+	f := strings.TrimSpace(rec[0])
+	return f != "" && unicode.IsLetter([]rune(f)[0])
+}
+
+func parseCSVTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, errors.New("empty")
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errors.New("not RFC 3339, a date (2006-01-02) or Unix seconds")
+}
+
+// WriteCSV writes bars in the format ReadCSV reads, with a header row and
+// RFC 3339 times.
+func WriteCSV(w io.Writer, bars []Bar) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"time", "open", "high", "low", "close", "volume"}); err != nil {
+		return err
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for _, b := range bars {
+		if err := cw.Write([]string{b.Time.UTC().Format(time.RFC3339), f(b.Open), f(b.High), f(b.Low), f(b.Close), f(b.Volume)}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
