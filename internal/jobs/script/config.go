@@ -12,8 +12,9 @@
 //
 // # Interpreter
 //
-// A path ending in ".py" runs as cfg.Python (SCRIPT_PYTHON, default python3)
-// with the script path as first argument. Any other file (".sh" included)
+// A script whose resolved file name ends in ".py" runs as cfg.Python
+// (SCRIPT_PYTHON, default python3) with the script's absolute path as first
+// argument. Any other file (".sh" included)
 // is executed directly and must therefore be executable and start with a
 // shebang line; no shell is ever involved, arguments are passed as argv.
 // The working directory is the root.
@@ -82,7 +83,9 @@ const (
 	MaxKillGrace = 5 * time.Minute
 )
 
-// Config is the operator's configuration for script jobs.
+// Config is the operator's configuration for script jobs. Build it with
+// [ConfigFromEnv] or by hand; [ParseParams] and [Run] check it and return
+// an error naming the bad field.
 type Config struct {
 	// Root is the project root (SCRIPT_ROOT): the working directory of every
 	// script and the base of task_params.script_path. Default: the current
@@ -94,7 +97,7 @@ type Config struct {
 	AllowedDirs []string
 	// Python is the interpreter for ".py" scripts (SCRIPT_PYTHON, default
 	// "python3"): a path, or a name looked up in PATH when the script runs.
-	// It is one program name, not a command line.
+	// It is one program name, not a command line. Empty means "python3".
 	Python string
 	// Env holds extra "KEY=value" entries added to the inherited environment
 	// of every script; they override inherited values.
@@ -227,8 +230,16 @@ func parseGrace(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// check validates a Config that may have been built by hand and returns it
-// with Root made absolute.
+// Validate checks a Config that may have been built by hand: Root must be
+// an existing directory, AllowedDirs non-empty relative paths inside it,
+// KillGrace not negative, Env entries KEY=value.
+func (c Config) Validate() error {
+	_, err := c.check()
+	return err
+}
+
+// check validates a Config and returns it with Root made absolute, the
+// allowed directories cleaned and the defaults of Python and Logger set.
 func (c Config) check() (Config, error) {
 	if c.Root == "" {
 		return c, errors.New("script config: Root (SCRIPT_ROOT) is empty")

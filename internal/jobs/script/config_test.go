@@ -97,7 +97,7 @@ func TestConfigCheckRejectsHandBuiltNonsense(t *testing.T) {
 		{Config{Root: root, AllowedDirs: []string{"."}, Env: []string{"NOEQUALS"}}, `Env[0] "NOEQUALS"`},
 	}
 	for _, tt := range tests {
-		_, err := tt.cfg.check()
+		err := tt.cfg.Validate()
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("check(%+v) = %v, want %q", tt.cfg, err, tt.want)
 		}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,7 +40,7 @@ var knownParams = []string{"script_path", "script_args", "timeout_seconds", "not
 // ParseParams decodes and validates the task_params of a script job against
 // cfg. script_path must be relative, resolve (symbolic links included) to an
 // existing regular file inside cfg.Root and inside one of cfg.AllowedDirs,
-// and be executable unless it ends in ".py". script_args must be strings
+// and be executable unless it ends in ".py" (then cfg.Python must be found). script_args must be strings
 // without NUL bytes; timeout_seconds a whole number >= 1 when present;
 // notification_rules as described at [Rules]. Errors name the field and
 // the value, e.g.
@@ -101,8 +102,14 @@ func ParseParams(raw []byte, cfg Config) (Params, error) {
 		}
 	}
 
-	if _, err := p.validate(cfg); err != nil {
+	resolved, err := p.validate(cfg)
+	if err != nil {
 		return Params{}, err
+	}
+	if isPython(resolved) {
+		if _, err := exec.LookPath(cfg.Python); err != nil {
+			return Params{}, fmt.Errorf("task_params.script_path: %q needs %s %q: %w", p.ScriptPath, EnvPython, cfg.Python, err)
+		}
 	}
 	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 
 func TestParseParamsFull(t *testing.T) {
 	cfg := testRoot(t)
+	cfg.Python, _ = os.Executable()                                // any existing program: ParseParams only looks it up
 	writeFile(t, cfg.Root, "src/data/vix.py", "print(1)\n", 0o644) // .py need not be executable
 	raw := `{"script_path": "src/data/vix.py", "script_args": ["--days", "5"], "timeout_seconds": 600,
 	  "notification_rules": {"conditions": [
@@ -116,6 +117,16 @@ func TestParseParamsRejects(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("ParseParams(%s)\n  error = %v\n  want it to contain %q", tt.raw, err, tt.want)
 		}
+	}
+}
+
+func TestParseParamsPythonMissing(t *testing.T) {
+	cfg := testRoot(t)
+	cfg.Python = filepath.Join(cfg.Root, "no-python")
+	writeFile(t, cfg.Root, "src/x.py", "", 0o644)
+	_, err := ParseParams([]byte(`{"script_path":"src/x.py"}`), cfg)
+	if err == nil || !strings.Contains(err.Error(), `task_params.script_path: "src/x.py" needs SCRIPT_PYTHON "`+cfg.Python+`"`) {
+		t.Errorf("error = %v", err)
 	}
 }
 
