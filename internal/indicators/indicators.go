@@ -114,7 +114,8 @@
 //
 // This gives, for example, 125 bars for RSI(14) and ATR(14) (Lookback 139),
 // 162 for MACD(12,26,9) (Lookback 195), 160 for ADX(14) (Lookback 187) and
-// 42 for EMA(9) (Lookback 50); a long EMA needs many bars (EMA(200): 1121).
+// 42 for EMA(9) (Lookback 50); a long EMA needs many bars (EMA(200):
+// Lookback 1121).
 // Indicators with memory and
 // their allowance: EMA, DEMA, TEMA, MACD (EMA); RSI, ATR, NATR, PLUS_DI,
 // MINUS_DI, STOCHRSI, SUPERTREND (Wilder); ADX (two Wilder stages); SAR (a

@@ -408,3 +408,60 @@ func TestConvergenceWithinLookback(t *testing.T) {
 		}
 	}
 }
+
+// TestCompositeDefinitions checks indicators defined on top of others
+// against their definitions: DEMA = 2·EMA − EMA(EMA), TEMA = 3·EMA −
+// 3·EMA(EMA) + EMA(EMA(EMA)) (each EMA seeded with an SMA on its first full
+// window), and the TradingView-style STOCHRSI k = SMA(slowk) of the raw
+// stochastic of RSI, d = SMA(slowd) of k.
+func TestCompositeDefinitions(t *testing.T) {
+	bars := walkBars(200, 9)
+	closes := make([]float64, len(bars))
+	for i := range bars {
+		closes[i] = bars[i].Close
+	}
+	const n = 7
+	ema := func(x []float64, from int) []float64 { // EMA of x[from:], aligned with x
+		out := nanSlice(len(x))
+		k := 2.0 / (n + 1)
+		sum := 0.0
+		for i := from; i < from+n; i++ {
+			sum += x[i]
+		}
+		out[from+n-1] = sum / n
+		for i := from + n; i < len(x); i++ {
+			out[i] = out[i-1] + k*(x[i]-out[i-1])
+		}
+		return out
+	}
+	e1 := ema(closes, 0)
+	e2 := ema(e1, n-1)
+	e3 := ema(e2, 2*(n-1))
+	dema, _ := Compute(Spec{Type: "DEMA", Params: map[string]float64{"period": n}}, bars)
+	tema, _ := Compute(Spec{Type: "TEMA", Params: map[string]float64{"period": n}}, bars)
+	for i := 3 * (n - 1); i < len(bars); i++ {
+		if want := 2*e1[i] - e2[i]; math.Abs(dema["value"][i]-want) > 1e-9 {
+			t.Errorf("DEMA[%d] = %v, want %v", i, dema["value"][i], want)
+		}
+		if want := 3*e1[i] - 3*e2[i] + e3[i]; math.Abs(tema["value"][i]-want) > 1e-9 {
+			t.Errorf("TEMA[%d] = %v, want %v", i, tema["value"][i], want)
+		}
+	}
+
+	raw, _ := Compute(Spec{Type: "STOCHRSI", Params: map[string]float64{"slowk_period": 1, "slowd_period": 1}}, bars)
+	tv, _ := Compute(Spec{Type: "STOCHRSI"}, bars) // 14, 14, 3, 3
+	first := 14 + 13 + 2 + 2
+	if !math.IsNaN(tv["d"][first-1]) || math.IsNaN(tv["d"][first]) {
+		t.Errorf("STOCHRSI d first value not at bar %d", first)
+	}
+	for i := first; i < len(bars); i++ {
+		k := (raw["k"][i] + raw["k"][i-1] + raw["k"][i-2]) / 3
+		if math.Abs(tv["k"][i]-k) > 1e-9 {
+			t.Errorf("STOCHRSI k[%d] = %v, want SMA3 of raw k = %v", i, tv["k"][i], k)
+		}
+		d := (tv["k"][i] + tv["k"][i-1] + tv["k"][i-2]) / 3
+		if math.Abs(tv["d"][i]-d) > 1e-9 {
+			t.Errorf("STOCHRSI d[%d] = %v, want SMA3 of k = %v", i, tv["d"][i], d)
+		}
+	}
+}
