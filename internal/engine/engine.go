@@ -1,0 +1,616 @@
+// Package engine fires database-held cron schedules exactly once per
+// scheduled instant and executes their runs on a bounded worker pool with
+// leases, retries, timeouts and graceful shutdown.
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/atf/scheduler/internal/store"
+)
+
+// Job is one run handed to a Handler.
+type Job struct {
+	// Run is the run row (status running, leased to this instance).
+	Run store.Run
+	// Schedule is the schedule as it was when the run was created.
+	Schedule store.Snapshot
+	// State is the schedule's current state_json (alerts).
+	State json.RawMessage
+}
+
+// Outcome is what a successful (or failed) handler produced; it is written
+// in the same transaction as the run's status.
+type Outcome struct {
+	// Result is stored in the run's result column.
+	Result any
+	// State, when non-nil, replaces the schedule's state_json.
+	State json.RawMessage
+	// Notifications go to the outbox in the same transaction.
+	Notifications []store.OutboxRow
+}
+
+// Handler executes one job type.
+type Handler interface {
+	// Validate checks task_params; the error names the field and value.
+	Validate(taskParams json.RawMessage) error
+	// Handle runs the job. ctx carries the run's timeout. A returned error
+	// fails the attempt; Outcome may still carry a result, state and
+	// notifications to record with the failure.
+	Handle(ctx context.Context, job *Job) (*Outcome, error)
+}
+
+// Options tune an Engine; zero values take the documented defaults.
+type Options struct {
+	// NodeID identifies this instance as lease owner.
+	NodeID string
+	// Workers is the pool size (SCHEDULER_MAX_WORKERS).
+	Workers int
+	// JobTimeout applies when a job has no timeout of its own.
+	JobTimeout time.Duration
+	// MisfireThreshold: a fire later than this was missed, not just late (60 s).
+	MisfireThreshold time.Duration
+	// MisfireGrace: missed fires younger than this still run (300 s).
+	MisfireGrace time.Duration
+	// Coalesce runs missed fires within the grace time as one run.
+	Coalesce bool
+	// RetryCount is the default number of retries after a failed attempt.
+	RetryCount int
+	// RetryDelay is the first retry delay; it doubles per attempt, with jitter.
+	RetryDelay time.Duration
+	// Lease is how long a claimed run stays owned without a heartbeat.
+	Lease time.Duration
+	// PollInterval bounds how stale the loop can be after raw SQL edits.
+	PollInterval time.Duration
+	// ShutdownGrace is how long running jobs may finish at shutdown.
+	ShutdownGrace time.Duration
+	// Location is the default time zone of schedules.
+	Location *time.Location
+	// ClaimBatch is the number of schedules claimed per transaction (1000).
+	ClaimBatch int
+	// Now is the clock (time.Now).
+	Now func() time.Time
+	// Logger (slog.Default()).
+	Logger *slog.Logger
+	// Observer receives metrics events (may be nil).
+	Observer Observer
+}
+
+// Observer receives engine events for metrics.
+type Observer interface {
+	RunStarted(jobType string, lag time.Duration)
+	RunFinished(jobType, status string, d time.Duration)
+	Fired(jobType string, pending, skipped, missed int)
+	Retried(jobType string)
+}
+
+// Engine is a running scheduler instance.
+type Engine struct {
+	st       store.Store
+	o        Options
+	log      *slog.Logger
+	handlers map[string]Handler
+
+	wakeClaim chan struct{}
+	wakeWork  chan struct{}
+	slotFree  chan struct{}
+	done      chan store.Completion
+
+	mu      sync.Mutex
+	active  map[int64]context.CancelFunc
+	cache   map[int64]*cached
+	running bool
+	lastErr error
+	ticks   uint64
+}
+
+// New returns an engine over st with the given handlers by job type.
+func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
+	if o.NodeID == "" {
+		o.NodeID = "node-" + strconv.Itoa(rand.IntN(1<<30))
+	}
+	if o.Workers <= 0 {
+		o.Workers = 10
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.JobTimeout, 300*time.Second)
+	def(&o.MisfireThreshold, 60*time.Second)
+	def(&o.MisfireGrace, 300*time.Second)
+	def(&o.RetryDelay, 10*time.Second)
+	def(&o.Lease, 30*time.Second)
+	def(&o.PollInterval, 10*time.Second)
+	def(&o.ShutdownGrace, 30*time.Second)
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.ClaimBatch <= 0 {
+		o.ClaimBatch = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Engine{
+		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
+		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
+		done:   make(chan store.Completion, o.Workers*2),
+		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{},
+	}
+}
+
+// NodeID returns the lease owner name of this instance.
+func (e *Engine) NodeID() string { return e.o.NodeID }
+
+// Wake makes the claim loop look at the schedules now (after a change).
+func (e *Engine) Wake() {
+	signal(e.wakeClaim)
+	signal(e.wakeWork)
+}
+
+// Running reports whether the engine loop is up, and the last loop error.
+func (e *Engine) Running() (bool, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.running, e.lastErr
+}
+
+// Active returns the number of runs executing in this instance.
+func (e *Engine) Active() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.active)
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Run runs the engine until ctx is cancelled, then shuts down gracefully:
+// it stops claiming, lets running jobs finish within ShutdownGrace, cancels
+// the rest and puts them back as pending for another instance or the next
+// start.
+func (e *Engine) Run(ctx context.Context) error {
+	e.mu.Lock()
+	e.running = true
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.running = false
+		e.mu.Unlock()
+	}()
+
+	jobsCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelJobs()
+	completerDone := make(chan struct{})
+	go func() { defer close(completerDone); e.completer() }()
+
+	var wg sync.WaitGroup
+	loop := func(f func(context.Context)) {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(ctx) }()
+	}
+	var jobs sync.WaitGroup
+	loop(e.claimLoop)
+	loop(func(ctx context.Context) { e.workLoop(ctx, jobsCtx, &jobs) })
+	loop(e.leaseLoop)
+	if l, ok := e.st.(listener); ok && l.CanListen() {
+		loop(e.listen)
+	}
+	e.log.Info("engine started", "workers", e.o.Workers, "dialect", e.st.Dialect())
+	<-ctx.Done()
+	wg.Wait()
+
+	// Graceful shutdown: wait for running jobs, then cancel them.
+	finished := make(chan struct{})
+	go func() { jobs.Wait(); close(finished) }()
+	if n := e.Active(); n > 0 {
+		e.log.Info("waiting for running jobs", "running", n, "grace", e.o.ShutdownGrace)
+	}
+	select {
+	case <-finished:
+	case <-time.After(e.o.ShutdownGrace):
+		e.log.Warn("shutdown grace over; cancelling running jobs, they will be run again", "running", e.Active())
+		cancelJobs()
+		<-finished
+	}
+	close(e.done)
+	<-completerDone
+	e.log.Info("engine stopped")
+	return nil
+}
+
+// listener is implemented by stores with LISTEN/NOTIFY (PostgreSQL).
+type listener interface {
+	CanListen() bool
+	Listen(ctx context.Context, channels []string, fn func(channel, payload string)) error
+}
+
+func (e *Engine) listen(ctx context.Context) {
+	l := e.st.(listener)
+	_ = l.Listen(ctx, []string{store.ChannelUpdates, store.ChannelManualTrigger}, func(ch, payload string) {
+		switch ch {
+		case store.ChannelManualTrigger:
+			e.log.Info("manual trigger received", "payload", payload)
+			signal(e.wakeWork)
+		case store.ChannelUpdates:
+			e.log.Debug("schedules changed", "payload", payload)
+			signal(e.wakeClaim)
+		default: // (re)connected: catch up
+			signal(e.wakeClaim)
+			signal(e.wakeWork)
+		}
+	})
+}
+
+func (e *Engine) setErr(err error) {
+	e.mu.Lock()
+	e.lastErr = err
+	e.mu.Unlock()
+}
+
+// sleep waits for d, a wake signal or ctx; it reports false when ctx ended.
+func sleep(ctx context.Context, d time.Duration, wake ...chan struct{}) bool {
+	if d < 0 {
+		d = 0
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	var w1, w2 chan struct{}
+	if len(wake) > 0 {
+		w1 = wake[0]
+	}
+	if len(wake) > 1 {
+		w2 = wake[1]
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	case <-w1:
+	case <-w2:
+	}
+	return true
+}
+
+// claimLoop turns due schedules into runs.
+func (e *Engine) claimLoop(ctx context.Context) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		now := e.o.Now()
+		claimed, inserted, err := e.st.ClaimDue(ctx, now, e.o.ClaimBatch, e.planner(now))
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.setErr(err)
+			e.log.Error("claim failed; retrying", "err", err, "in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		e.setErr(nil)
+		if inserted > 0 {
+			signal(e.wakeWork)
+		}
+		if claimed == e.o.ClaimBatch {
+			continue // more are due
+		}
+		wait := e.o.PollInterval
+		next, hasNull, err := e.st.NextDue(ctx)
+		switch {
+		case err != nil:
+			wait = time.Second
+		case hasNull:
+			wait = 0
+		case next != nil:
+			wait = min(wait, next.Sub(e.o.Now()))
+		}
+		if wait > 0 && !sleep(ctx, wait, e.wakeClaim) {
+			return
+		}
+	}
+}
+
+// workLoop claims runnable runs up to the number of free workers.
+func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		free := e.o.Workers - e.Active()
+		if free <= 0 {
+			if !sleep(ctx, time.Second, e.slotFree) {
+				return
+			}
+			continue
+		}
+		now := e.o.Now()
+		runs, err := e.st.ClaimRuns(ctx, e.o.NodeID, now, free, e.o.Lease)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			e.setErr(err)
+			e.log.Warn("claim runs failed; retrying", "err", err, "in", backoff)
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		for _, r := range runs {
+			e.start(jobsCtx, jobs, r)
+		}
+		if len(runs) == free {
+			continue
+		}
+		wait := min(e.o.PollInterval, 2*time.Second)
+		if len(runs) == 0 {
+			if next, err := e.st.NextRunnable(ctx); err == nil && next != nil {
+				wait = min(wait, next.Sub(e.o.Now()))
+			}
+		}
+		if !sleep(ctx, wait, e.wakeWork, e.slotFree) {
+			return
+		}
+	}
+}
+
+func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Run) {
+	rctx, cancel := context.WithCancel(jobsCtx)
+	e.mu.Lock()
+	e.active[r.ID] = cancel
+	e.mu.Unlock()
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		c := e.execute(rctx, r)
+		cancel()
+		e.mu.Lock()
+		delete(e.active, r.ID)
+		e.mu.Unlock()
+		e.done <- c
+		signal(e.slotFree)
+	}()
+}
+
+// completer writes completions in batches: one transaction per batch.
+func (e *Engine) completer() {
+	const maxBatch = 256
+	batch := make([]store.Completion, 0, maxBatch)
+	flush := func() {
+		backoff := 100 * time.Millisecond
+		for len(batch) > 0 {
+			err := e.st.CompleteRuns(context.Background(), batch)
+			if err == nil {
+				batch = batch[:0]
+				return
+			}
+			e.setErr(err)
+			e.log.Error("writing run results failed; retrying", "err", err, "runs", len(batch), "in", backoff)
+			time.Sleep(backoff)
+			backoff = min(backoff*2, 10*time.Second)
+		}
+	}
+	for c := range e.done {
+		batch = append(batch, c)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case c, ok := <-e.done:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		flush()
+	}
+	flush()
+}
+
+// leaseLoop renews this instance's leases and recovers runs of dead owners.
+func (e *Engine) leaseLoop(ctx context.Context) {
+	tick := e.o.Lease / 3
+	for sleep(ctx, tick) {
+		now := e.o.Now()
+		if _, err := e.st.Heartbeat(ctx, e.o.NodeID, now.Add(e.o.Lease)); err != nil && ctx.Err() == nil {
+			e.log.Warn("heartbeat failed", "err", err)
+		}
+		if err := e.RecoverExpired(ctx); err != nil && ctx.Err() == nil {
+			e.log.Warn("recovering expired runs failed", "err", err)
+		}
+	}
+}
+
+// RecoverExpired retries or fails runs whose owner stopped renewing its
+// lease (the process died). A run is detected at most Lease + Lease/3
+// after its owner's last heartbeat.
+func (e *Engine) RecoverExpired(ctx context.Context) error {
+	now := e.o.Now()
+	runs, err := e.st.ExpiredRuns(ctx, now, 500)
+	if err != nil {
+		return err
+	}
+	var cs []store.Completion
+	for _, r := range runs {
+		msg := fmt.Sprintf("lease expired: owner %s stopped renewing it (process died?)", r.LeaseOwner)
+		c := store.Completion{RunID: r.ID, Owner: r.LeaseOwner, At: now, Error: msg}
+		if r.Attempt < r.MaxAttempts {
+			c.Status, c.Retry, c.RetryAt = store.StatusPending, true, &now
+		} else {
+			c.Status = store.StatusFailed
+		}
+		e.log.Warn("run lease expired", "run_id", r.ID, "schedule_id", r.JobID, "owner", r.LeaseOwner, "retry", c.Retry)
+		cs = append(cs, c)
+	}
+	if len(cs) > 0 {
+		signal(e.wakeWork)
+	}
+	return e.st.CompleteRuns(ctx, cs)
+}
+
+// TriggerRun executes one specific pending run now (manual trigger), here,
+// if no other instance has taken it. It returns store.ErrNotFound when the
+// run is not pending.
+func (e *Engine) TriggerRun(ctx context.Context, runID int64) error {
+	r, err := e.st.ClaimRun(ctx, runID, e.o.NodeID, e.o.Now(), e.o.Lease)
+	if err != nil {
+		return err
+	}
+	c := e.execute(ctx, *r)
+	return e.st.CompleteRuns(ctx, []store.Completion{c})
+}
+
+// execute runs one claimed run and returns its completion.
+func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
+	start := e.o.Now()
+	log := e.log.With("run_id", r.ID, "schedule_id", r.JobID, "job_type", r.JobType, "attempt", r.Attempt)
+	if e.o.Observer != nil {
+		e.o.Observer.RunStarted(r.JobType, start.Sub(r.ScheduledFor))
+	}
+	c := store.Completion{RunID: r.ID, Owner: e.o.NodeID}
+	job, err := e.loadJob(ctx, r)
+	var out *Outcome
+	var timeout time.Duration
+	if err == nil {
+		h := e.handlers[job.Schedule.JobType]
+		opts := ParseJobOptions(job.Schedule.TaskParams)
+		timeout = e.o.JobTimeout
+		if opts.Timeout > 0 {
+			timeout = opts.Timeout
+		}
+		switch {
+		case h == nil:
+			err = permanent(fmt.Errorf("unknown job_type %q (no handler)", job.Schedule.JobType))
+		default:
+			jctx, cancel := context.WithTimeout(ctx, timeout)
+			out, err = safeHandle(jctx, h, job)
+			if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+				err = fmt.Errorf("timed out after %d s", int(timeout.Seconds()))
+			}
+			cancel()
+		}
+	}
+	end := e.o.Now()
+	c.At = end
+	if ctx.Err() != nil {
+		// Shutdown cancelled the job: put it back untouched.
+		log.Warn("run interrupted by shutdown; put back", "err", err)
+		c.Status = store.StatusPending
+		return c
+	}
+	if out != nil {
+		if out.Result != nil {
+			if b, merr := json.Marshal(out.Result); merr == nil {
+				c.Result = b
+			} else {
+				log.Error("result not JSON-encodable", "err", merr)
+			}
+		}
+		c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
+		c.State, c.Notifications = out.State, out.Notifications
+	}
+	dur := end.Sub(start)
+	if err != nil {
+		c.Error = err.Error()
+		var p *permanentError
+		if r.Attempt < r.MaxAttempts && !errors.As(err, &p) {
+			next := end.Add(e.backoff(job, r.Attempt))
+			c.Status, c.Retry, c.RetryAt = store.StatusPending, true, &next
+			log.Warn("run failed; will retry", "err", err, "retry_at", next, "duration", dur)
+			if e.o.Observer != nil {
+				e.o.Observer.Retried(r.JobType)
+			}
+		} else {
+			c.Status = store.StatusFailed
+			log.Error("run failed", "err", err, "duration", dur)
+		}
+	} else {
+		c.Status = store.StatusCompleted
+		log.Info("run completed", "duration", dur)
+	}
+	if e.o.Observer != nil {
+		e.o.Observer.RunFinished(r.JobType, c.Status, dur)
+	}
+	return c
+}
+
+// backoff returns the delay before the next attempt: the schedule's
+// retry_delay (or the default), doubled per attempt, ±20 % jitter, at most 1 h.
+func (e *Engine) backoff(job *Job, attempt int) time.Duration {
+	base := e.o.RetryDelay
+	if job != nil {
+		if o := ParseJobOptions(job.Schedule.TaskParams); o.RetryDelay > 0 {
+			base = o.RetryDelay
+		}
+	}
+	d := base << min(attempt-1, 20)
+	d = min(d, time.Hour)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}
+
+func (e *Engine) loadJob(ctx context.Context, r store.Run) (*Job, error) {
+	job := &Job{Run: r}
+	if len(r.Snapshot) > 0 && json.Unmarshal(r.Snapshot, &job.Schedule) == nil && job.Schedule.JobType != "" {
+		if id, err := strconv.ParseInt(r.JobID, 10, 64); err == nil {
+			if sc, err := e.st.GetSchedule(ctx, id); err == nil {
+				job.State = sc.StateJSON
+			}
+		}
+		return job, nil
+	}
+	// A run inserted by another process (web UI) without a snapshot.
+	id, err := strconv.ParseInt(r.JobID, 10, 64)
+	if err != nil {
+		return job, permanent(fmt.Errorf("job_id %q is not a schedule id", r.JobID))
+	}
+	sc, err := e.st.GetSchedule(ctx, id)
+	if err != nil {
+		return job, permanent(fmt.Errorf("load schedule %d: %w", id, err))
+	}
+	job.Schedule = store.Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
+		TaskParams: sc.TaskParams, Cron: sc.Cron, ExecutionTime: r.ScheduledFor, UserID: sc.UserID}
+	job.State = sc.StateJSON
+	return job, nil
+}
+
+// safeHandle calls h, turning a panic into an error.
+func safeHandle(ctx context.Context, h Handler, job *Job) (out *Outcome, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = permanent(fmt.Errorf("job panicked: %v\n%s", p, debug.Stack()))
+		}
+	}()
+	return h.Handle(ctx, job)
+}
+
+// permanentError marks failures that a retry cannot fix.
+type permanentError struct{ err error }
+
+func (p *permanentError) Error() string { return p.err.Error() }
+func (p *permanentError) Unwrap() error { return p.err }
+
+func permanent(err error) error { return &permanentError{err} }
+
+// Permanent marks err as not worth retrying (invalid configuration).
+func Permanent(err error) error { return permanent(err) }

@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"time"
+
+	"github.com/atf/scheduler/internal/cronexpr"
+	"github.com/atf/scheduler/internal/store"
+)
+
+// maxEnumerate bounds how many missed instants are counted one by one.
+const maxEnumerate = 100000
+
+// invalidRecheck is how long an invalid schedule waits before it is
+// validated again (a fix by raw SQL is seen within this time).
+const invalidRecheck = time.Minute
+
+// cached is a schedule's parsed cron and validation result, reused while
+// its cron, time zone and task_params do not change.
+type cached struct {
+	key   uint64
+	sched *cronexpr.Schedule
+	opts  JobOptions
+	err   error
+}
+
+func scheduleKey(s *store.Schedule) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(s.JobType))
+	h.Write([]byte{0})
+	h.Write([]byte(s.Cron))
+	h.Write([]byte{0})
+	h.Write([]byte(s.Timezone))
+	h.Write([]byte{0})
+	h.Write(s.TaskParams)
+	return h.Sum64()
+}
+
+// Validate checks a schedule's cron, time zone, job type and task_params
+// the way the engine does before firing it.
+func (e *Engine) Validate(s *store.Schedule) error {
+	_, _, err := e.compile(s)
+	return err
+}
+
+func (e *Engine) compile(s *store.Schedule) (*cronexpr.Schedule, JobOptions, error) {
+	key := scheduleKey(s)
+	e.mu.Lock()
+	c := e.cache[s.ID]
+	e.mu.Unlock()
+	if c != nil && c.key == key {
+		return c.sched, c.opts, c.err
+	}
+	c = &cached{key: key}
+	c.sched, c.opts, c.err = Compile(s, e.o.Location, e.handlers)
+	e.mu.Lock()
+	e.cache[s.ID] = c
+	e.mu.Unlock()
+	return c.sched, c.opts, c.err
+}
+
+// Compile parses a schedule's cron in its time zone (default loc) and
+// validates its job type and task_params with the registered handlers.
+func Compile(s *store.Schedule, loc *time.Location, handlers map[string]Handler) (*cronexpr.Schedule, JobOptions, error) {
+	if s.Timezone != "" {
+		l, err := time.LoadLocation(s.Timezone)
+		if err != nil {
+			return nil, JobOptions{}, fmt.Errorf("timezone: unknown time zone %q", s.Timezone)
+		}
+		loc = l
+	}
+	sched, err := cronexpr.Parse(s.Cron, loc)
+	if err != nil {
+		return nil, JobOptions{}, fmt.Errorf("cron %q: %w", s.Cron, err)
+	}
+	h, ok := handlers[s.JobType]
+	if !ok {
+		return nil, JobOptions{}, fmt.Errorf("job_type: unknown job type %q", s.JobType)
+	}
+	if !json.Valid(s.TaskParams) && len(s.TaskParams) > 0 {
+		return nil, JobOptions{}, fmt.Errorf("task_params: not valid JSON")
+	}
+	if err := h.Validate(s.TaskParams); err != nil {
+		return nil, JobOptions{}, fmt.Errorf("task_params: %w", err)
+	}
+	return sched, ParseJobOptions(s.TaskParams), nil
+}
+
+// planner applies the misfire policy to each due schedule.
+func (e *Engine) planner(now time.Time) store.Planner {
+	return func(s *store.Schedule, running bool) store.Fire {
+		sched, opts, err := e.compile(s)
+		if err != nil {
+			recheck := now.Add(invalidRecheck)
+			if s.LastError != err.Error() {
+				e.log.Error("schedule is invalid; not firing it", "schedule_id", s.ID, "name", s.Name, "err", err)
+			}
+			return store.Fire{Next: &recheck, Error: err.Error()}
+		}
+		f := e.plan(s, sched, opts, running, now)
+		if e.o.Observer != nil {
+			var p, sk, m int
+			for _, r := range f.Runs {
+				switch r.Status {
+				case store.StatusPending:
+					p++
+				case store.StatusSkipped:
+					sk++
+				case store.StatusMissed:
+					m++
+				}
+			}
+			e.o.Observer.Fired(s.JobType, p, sk, m)
+		}
+		return f
+	}
+}
+
+// plan decides the runs for one due schedule:
+//   - an instant at most MisfireThreshold late is an ordinary fire (the loop
+//     was merely behind): each gets its own run;
+//   - instants later than that but within MisfireGrace were missed (no
+//     scheduler ran): they are coalesced into one run, or each run when
+//     coalescing is off;
+//   - older instants are not run; one "missed" record covers the span.
+//
+// A fire while an exclusive run of the schedule is running is recorded as
+// skipped.
+func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptions, running bool, now time.Time) store.Fire {
+	f := store.Fire{}
+	next := sched.Next(now)
+	if !next.IsZero() {
+		f.Next = &next
+	}
+	if s.NextRunAt == nil {
+		return f // first sight (new row, raw SQL insert, re-enabled): start from now
+	}
+	maxAttempts := 1 + e.o.RetryCount
+	if opts.RetryCount != nil {
+		maxAttempts = 1 + *opts.RetryCount
+	}
+	exclusive := !opts.Parallel
+	t := *s.NextRunAt
+	graceStart := now.Add(-e.o.MisfireGrace)
+	if t.Before(graceStart) {
+		first, last, n := t, t, 0
+		for !t.IsZero() && t.Before(graceStart) && n < maxEnumerate {
+			last, n = t, n+1
+			t = sched.Next(t)
+		}
+		if n == maxEnumerate && t.Before(graceStart) {
+			t = sched.Next(graceStart.Add(-time.Nanosecond))
+		}
+		res, _ := json.Marshal(map[string]any{"missed_count": n, "from": first, "to": last,
+			"capped": n == maxEnumerate, "reason": "no scheduler was running at these instants"})
+		f.Runs = append(f.Runs, store.NewRun{Status: store.StatusMissed, Kind: store.KindMissed, ScheduledFor: first,
+			Result: res, Error: fmt.Sprintf("missed %d fire(s) from %s to %s: older than the misfire grace time %s",
+				n, first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), e.o.MisfireGrace)})
+		e.log.Warn("missed fires not run", "schedule_id", s.ID, "count", n, "from", first, "to", last)
+	}
+	var late []time.Time
+	for !t.IsZero() && !t.After(now) {
+		if now.Sub(t) > e.o.MisfireThreshold {
+			late = append(late, t)
+		} else {
+			f.Runs = append(f.Runs, e.fire(store.KindCron, t, running, exclusive, maxAttempts))
+		}
+		t = sched.Next(t)
+		if len(late)+len(f.Runs) > maxEnumerate {
+			break
+		}
+	}
+	if len(late) > 0 {
+		if e.o.Coalesce {
+			r := e.fire(store.KindCoalesced, late[len(late)-1], running, exclusive, maxAttempts)
+			if len(late) > 1 {
+				e.log.Info("coalesced missed fires into one run", "schedule_id", s.ID, "count", len(late))
+			}
+			f.Runs = append([]store.NewRun{r}, f.Runs...)
+		} else {
+			var rs []store.NewRun
+			for _, lt := range late {
+				rs = append(rs, e.fire(store.KindCron, lt, running, exclusive, maxAttempts))
+			}
+			f.Runs = append(rs, f.Runs...)
+		}
+	}
+	return f
+}
+
+func (e *Engine) fire(kind string, at time.Time, running, exclusive bool, maxAttempts int) store.NewRun {
+	r := store.NewRun{Status: store.StatusPending, Kind: kind, ScheduledFor: at, Exclusive: exclusive, MaxAttempts: maxAttempts}
+	if running && exclusive {
+		r.Status = store.StatusSkipped
+		r.Error = "skipped: the previous run of this schedule was still running"
+	}
+	return r
+}
