@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/atf/scheduler/internal/indicators"
@@ -55,6 +56,59 @@ type Input struct {
 	Cache *indicators.Cache
 	// Limits are the flood-guard limits.
 	Limits Limits
+	// Series optionally shares indicator lines between the alerts evaluated
+	// on the same bars (see NewSeries); when Bars is empty the Series' bars
+	// are used.
+	Series *Series
+}
+
+// Series is one bar series snapshot (an instrument and timeframe after a new
+// bar) shared by every alert evaluated on it. It memoizes the indicator lines
+// the alerts ask for, so each distinct indicator is looked up in (or
+// computed through) the Cache once per snapshot rather than once per alert.
+// It is safe for concurrent use.
+type Series struct {
+	key   string
+	bars  []marketdata.Bar
+	cache *indicators.Cache
+	mu    sync.RWMutex
+	memo  map[string]map[string][]float64
+}
+
+// NewSeries returns a Series for closed bars (oldest first) identified by
+// key (e.g. "binance:BTCUSDT:1h"); cache may be nil.
+func NewSeries(key string, bars []marketdata.Bar, cache *indicators.Cache) *Series {
+	return &Series{key: key, bars: bars, cache: cache, memo: map[string]map[string][]float64{}}
+}
+
+// Bars returns the bars of the series.
+func (s *Series) Bars() []marketdata.Bar { return s.bars }
+
+// same reports whether bars is exactly this series' slice.
+func (s *Series) same(bars []marketdata.Bar) bool {
+	return len(bars) == len(s.bars) && (len(bars) == 0 || &bars[0] == &s.bars[0])
+}
+
+func (s *Series) compute(g refGroup) (map[string][]float64, error) {
+	s.mu.RLock()
+	out, ok := s.memo[g.key]
+	s.mu.RUnlock()
+	if ok {
+		return out, nil
+	}
+	var err error
+	if s.cache != nil && s.key != "" {
+		out, err = s.cache.Compute(s.key, s.bars, g.spec)
+	} else {
+		out, err = indicators.Compute(g.spec, s.bars)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.memo[g.key] = out
+	s.mu.Unlock()
+	return out, nil
 }
 
 // Result is the outcome of one evaluation: the state to store and the
@@ -187,6 +241,9 @@ func (e *evaluation) run() (int, error) {
 		return 0, nil
 	}
 	bars, forming := e.in.Bars, e.in.Forming
+	if e.in.Series != nil && len(bars) == 0 {
+		bars = e.in.Series.bars
+	}
 	for len(bars) > 0 && !tf.Closed(bars[len(bars)-1].Time, e.now) {
 		if forming == nil {
 			f := bars[len(bars)-1]
@@ -194,7 +251,13 @@ func (e *evaluation) run() (int, error) {
 		}
 		bars = bars[:len(bars)-1]
 	}
-	for i := 1; i < len(bars); i++ {
+	start := len(bars) - 1
+	if !st.LastBarTS.IsZero() {
+		start = sort.Search(len(bars), func(i int) bool { return bars[i].Time.After(st.LastBarTS) })
+	}
+	// The order of the examined bars (and the one before them) is checked;
+	// the data source guarantees the rest.
+	for i := max(1, min(start, len(bars)-1)); i < len(bars); i++ {
 		if !bars[i].Time.After(bars[i-1].Time) {
 			return 0, fmt.Errorf("bars not in increasing time order at index %d (%s after %s)", i,
 				bars[i].Time.UTC().Format(time.RFC3339), bars[i-1].Time.UTC().Format(time.RFC3339))
@@ -203,14 +266,12 @@ func (e *evaluation) run() (int, error) {
 	if len(bars) < a.minBars {
 		return 0, &NotEnoughBarsError{Need: a.minBars, Got: len(bars)}
 	}
-	c, err := e.context(bars, e.in.SeriesKey)
+	c, err := e.context(bars, e.in.SeriesKey, e.in.Series)
 	if err != nil {
 		return 0, err
 	}
-	start := len(bars) - 1
 	if !st.LastBarTS.IsZero() {
-		start = sort.Search(len(bars), func(i int) bool { return bars[i].Time.After(st.LastBarTS) })
-		if start == 0 && len(bars) > 0 && tf.Next(st.LastBarTS).Before(bars[0].Time) {
+		if start == 0 && tf.Next(st.LastBarTS).Before(bars[0].Time) {
 			e.warns = append(e.warns, fmt.Sprintf("data gap: last evaluated bar %s, first fetched bar %s; bars in between were not examined",
 				st.LastBarTS.UTC().Format(time.RFC3339), bars[0].Time.UTC().Format(time.RFC3339)))
 		}
@@ -259,19 +320,26 @@ func (e *evaluation) run() (int, error) {
 	return evaluated, nil
 }
 
-// context computes every indicator line of the alert on bars.
-func (e *evaluation) context(bars []marketdata.Bar, seriesKey string) (*evalCtx, error) {
+// context computes every indicator line of the alert on bars, through the
+// Series memo when given (and when bars are its bars), else the Cache.
+func (e *evaluation) context(bars []marketdata.Bar, seriesKey string, series *Series) (*evalCtx, error) {
 	c := &evalCtx{bars: bars}
 	if len(e.a.refs) == 0 {
 		return c, nil
 	}
 	c.lines = make([][]float64, len(e.a.refs))
+	if series != nil && !series.same(bars) {
+		series = nil
+	}
 	for _, g := range e.a.groups {
 		var out map[string][]float64
 		var err error
-		if e.in.Cache != nil && seriesKey != "" {
+		switch {
+		case series != nil:
+			out, err = series.compute(g)
+		case e.in.Cache != nil && seriesKey != "":
 			out, err = e.in.Cache.Compute(seriesKey, bars, g.spec)
-		} else {
+		default:
 			out, err = indicators.Compute(g.spec, bars)
 		}
 		if err != nil {
@@ -396,7 +464,7 @@ func (e *evaluation) live(c *evalCtx, bars []marketdata.Bar, forming *marketdata
 		if e.in.SeriesKey != "" {
 			key = e.in.SeriesKey + "#forming"
 		}
-		fc, err := e.context(fb, key)
+		fc, err := e.context(fb, key, nil)
 		if err != nil {
 			e.warns = append(e.warns, "forming bar not evaluated: "+err.Error())
 			return

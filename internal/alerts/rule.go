@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/atf/scheduler/internal/indicators"
 	"github.com/atf/scheduler/internal/marketdata"
@@ -515,21 +516,25 @@ type parser struct {
 	tf       marketdata.Timeframe
 	refs     []indRef
 	siders   []sider
-	known    map[string]bool
 }
 
 func (p *parser) addf(path, format string, args ...any) {
 	p.problems = append(p.problems, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
+var (
+	knownOnce sync.Once
+	knownSet  map[string]bool
+)
+
 func (p *parser) knownIndicator(typ string) bool {
-	if p.known == nil {
-		p.known = map[string]bool{}
+	knownOnce.Do(func() {
+		knownSet = map[string]bool{}
 		for _, k := range indicators.Known() {
-			p.known[strings.ToUpper(k)] = true
+			knownSet[strings.ToUpper(k)] = true
 		}
-	}
-	return p.known[typ]
+	})
+	return knownSet[typ]
 }
 
 // ref registers an indicator line and returns its index.
