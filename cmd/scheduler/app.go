@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/atf/scheduler/internal/config"
+	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/jobs"
+	"github.com/atf/scheduler/internal/jobs/script"
+	"github.com/atf/scheduler/internal/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// app is the wiring shared by the commands.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	db       *store.DB
+	handlers map[string]engine.Handler
+}
+
+// newLogger returns a JSON logger in production and a text logger otherwise.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.TradingEnv == "production" || cfg.TradingEnv == "staging" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// loadApp reads the configuration, opens and migrates the database. With
+// wait, an unreachable database is retried with exponential backoff until
+// ctx ends (service start); otherwise the first error is returned (CLI).
+func loadApp(ctx context.Context, wait bool) (*app, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if !wait && os.Getenv("LOG_LEVEL") == "" {
+		cfg.LogLevel = slog.LevelWarn // one-shot commands: quiet unless asked
+	}
+	a := &app{cfg: cfg, log: newLogger(cfg, os.Stderr)}
+	slog.SetDefault(a.log)
+	sc, err := script.ConfigFromEnv(cfg.Env)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	a.handlers = jobs.Handlers(jobs.Deps{Script: sc})
+	dbc, _ := config.ParseDatabaseURL(cfg.DatabaseURL)
+	backoff := time.Second
+	for {
+		a.db, err = openDB(ctx, cfg, dbc, a.log)
+		if err == nil || !wait {
+			break
+		}
+		a.log.Error("database not reachable; retrying", "err", err, "in", backoff, "database", config.Redact(cfg.DatabaseURL))
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("database: %w (gave up: %v)", err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, time.Minute)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", config.Redact(cfg.DatabaseURL), err)
+	}
+	return a, nil
+}
+
+func openDB(ctx context.Context, cfg *config.Config, dbc config.DB, log *slog.Logger) (*store.DB, error) {
+	db, err := store.Open(ctx, store.Options{Driver: dbc.Driver, DSN: dbc.DSN,
+		MaxConns: cfg.DBPoolSize + cfg.DBMaxOverflow, Echo: cfg.SQLEcho, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.Ping(pctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.Migrate(pctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// engineOptions maps the configuration onto engine options.
+func (a *app) engineOptions() engine.Options {
+	c := a.cfg
+	return engine.Options{NodeID: c.NodeID, Workers: c.MaxWorkers, JobTimeout: c.JobTimeout,
+		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
+		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
+		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log}
+}
+
+// engine returns an engine over the app's store (also used by CLI commands
+// for validation and one-off runs).
+func (a *app) engine() *engine.Engine { return engine.New(a.db, a.handlers, a.engineOptions()) }
+
+func (a *app) close() {
+	if a.db != nil {
+		a.db.Close()
+	}
+}

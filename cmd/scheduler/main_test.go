@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atf/scheduler/internal/store"
+	"github.com/atf/scheduler/internal/store/storetest"
+)
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "scheduler-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "scheduler")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		panic("build scheduler: " + err.Error() + "\n" + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// env returns the environment of a scheduler process on a temp SQLite file.
+func testEnv(dir string) []string {
+	return append(os.Environ(),
+		"DATABASE_URL=sqlite:///"+filepath.Join(dir, "s.db"),
+		"SCRIPT_ROOT="+dir, "SCRIPT_ALLOWED_DIRS=scripts", "HTTP_ADDR=127.0.0.1:0",
+		"SCHEDULER_SHUTDOWN_GRACE=5", "LOG_LEVEL=INFO")
+}
+
+func runCLI(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir, cmd.Env = dir, testEnv(dir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("scheduler %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "scripts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho '__SCHEDULER_RESULT__: {\"value\": 42}'\n"
+	if err := os.WriteFile(filepath.Join(dir, "scripts", "tick.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	runCLI(t, dir, "schedules", "add", "--user", "1", "--name", "tick", "--type", "script",
+		"--cron", "* * * * * *", "--params", `{"script_path": "scripts/tick.sh"}`)
+
+	cmd := exec.Command(binary, "start")
+	cmd.Dir, cmd.Env = dir, testEnv(dir)
+	var logs strings.Builder
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+
+	db := storetest.Open(t, "sqlite", filepath.Join(dir, "s.db"))
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		runs, err := db.ListRuns(ctx, store.RunFilter{ScheduleID: 1, Status: "completed", Limit: 100})
+		if err == nil && len(runs) >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 3 completed runs within 20 s; logs:\n%s", logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// A second service on the same SQLite file is refused clearly.
+	second := exec.Command(binary, "start")
+	second.Dir, second.Env = dir, testEnv(dir)
+	out, err := second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "several instances need PostgreSQL") {
+		t.Fatalf("second instance: %v\n%s", err, out)
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("did not exit within 30 s of SIGTERM\n%s", logs.String())
+	}
+	runs, err := db.ListRuns(ctx, store.RunFilter{ScheduleID: 1, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[time.Time]bool{}
+	for _, r := range runs {
+		if r.Status == "running" {
+			t.Errorf("run %d left running after shutdown", r.ID)
+		}
+		if seen[r.ScheduledFor] {
+			t.Errorf("instant %s ran twice", r.ScheduledFor)
+		}
+		seen[r.ScheduledFor] = true
+		if r.Status == "completed" && !strings.Contains(string(r.Result), `"value":42`) {
+			t.Errorf("run %d result %s lacks the script result", r.ID, r.Result)
+		}
+	}
+	if !strings.Contains(logs.String(), "engine stopped") {
+		t.Errorf("no clean stop in logs:\n%s", logs.String())
+	}
+}
+
+func TestValidateReportsBadSchedule(t *testing.T) {
+	dir := t.TempDir()
+	runCLI(t, dir, "migrate")
+	db := storetest.Open(t, "sqlite", filepath.Join(dir, "s.db"))
+	if _, err := db.SQL().Exec(`INSERT INTO job_schedules (user_id, name, job_type, target, task_params, cron, enabled)
+		VALUES (1, 'broken', 'script', 'x', '{"script_path": "../etc/passwd"}', '* * * * 8', true)`); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary, "validate")
+	cmd.Dir, cmd.Env = dir, testEnv(dir)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Fatalf("validate exit = %v, want status 1\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "day-of-week: 8 out of range 0-7") {
+		t.Fatalf("validate output lacks the cron problem:\n%s", out)
+	}
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/store"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	sched := &cobra.Command{Use: "schedules", Short: "List, show, add, enable, disable, delete and run schedules"}
+
+	var jobType string
+	var asJSON bool
+	list := &cobra.Command{
+		Use: "list", Short: "List schedules", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			ss, err := a.db.ListSchedules(cmd.Context(), store.ScheduleFilter{JobType: jobType})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), ss)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tUSER\tNAME\tTYPE\tCRON\tENABLED\tNEXT RUN\tERROR")
+			for _, s := range ss {
+				next := "-"
+				if s.NextRunAt != nil {
+					next = s.NextRunAt.Format(time.RFC3339)
+				}
+				fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%v\t%s\t%s\n", s.ID, s.UserID, s.Name, s.JobType, s.Cron, s.Enabled, next, firstLine(s.LastError, 60))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&jobType, "type", "", "only this job type")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+
+	show := &cobra.Command{
+		Use: "show ID", Short: "Show one schedule as JSON", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			s, err := a.db.GetSchedule(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			return writeJSON(cmd.OutOrStdout(), s)
+		},
+	}
+
+	var add store.Schedule
+	var params string
+	var disabled bool
+	addCmd := &cobra.Command{
+		Use:   "add",
+		Short: "Add a schedule (validated before it is saved)",
+		Example: `  scheduler schedules add --user 1 --name vix --type data_processing --target src.data.vix \
+    --cron "0 */4 * * *" --params '{"script_path": "src/data/vix.py", "timeout_seconds": 600}'
+  scheduler schedules add --user 1 --name btc-rsi --type alert --cron "*/5 * * * *" --params @alert.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			raw, err := readParams(params)
+			if err != nil {
+				return err
+			}
+			s := add
+			s.TaskParams, s.Enabled = raw, !disabled
+			if s.Target == "" {
+				s.Target = s.Name
+			}
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if err := checkScheduleFields(&s); err != nil {
+				return &exitError{2, err}
+			}
+			if _, _, err := engine.Compile(&s, a.cfg.Timezone, a.handlers); err != nil {
+				return &exitError{2, err}
+			}
+			if err := a.db.CreateSchedule(cmd.Context(), &s); err != nil {
+				return err
+			}
+			_ = a.db.Notify(cmd.Context(), store.ChannelUpdates, strconv.FormatInt(s.ID, 10))
+			fmt.Fprintf(cmd.OutOrStdout(), "created schedule %d (%s)\n", s.ID, s.Name)
+			return nil
+		},
+	}
+	f := addCmd.Flags()
+	f.Int64Var(&add.UserID, "user", 0, "user id (required)")
+	f.StringVar(&add.Name, "name", "", "unique name per user (required)")
+	f.StringVar(&add.JobType, "type", "", "job type: "+strings.Join(store.JobTypes, ", "))
+	f.StringVar(&add.Target, "target", "", "free-text target (default: the name)")
+	f.StringVar(&add.Cron, "cron", "", "5- or 6-field cron expression or @hourly, @every 90s, ...")
+	f.StringVar(&add.Timezone, "timezone", "", "IANA time zone of the cron expression (default SCHEDULER_TIMEZONE)")
+	f.StringVar(&params, "params", "{}", "task_params JSON, or @file.json")
+	f.BoolVar(&disabled, "disabled", false, "create it disabled")
+
+	setEnabled := func(use string, on bool) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " ID", Short: strings.ToUpper(use[:1]) + use[1:] + " a schedule", Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				id, err := parseID(args[0])
+				if err != nil {
+					return err
+				}
+				a, err := loadApp(cmd.Context(), false)
+				if err != nil {
+					return err
+				}
+				defer a.close()
+				if err := a.db.SetEnabled(cmd.Context(), id, on); err != nil {
+					return err
+				}
+				_ = a.db.Notify(cmd.Context(), store.ChannelUpdates, args[0])
+				fmt.Fprintf(cmd.OutOrStdout(), "schedule %d %sd\n", id, use)
+				return nil
+			},
+		}
+	}
+
+	del := &cobra.Command{
+		Use: "delete ID", Short: "Delete a schedule (its run history is kept)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			if err := a.db.DeleteSchedule(cmd.Context(), id); err != nil {
+				return err
+			}
+			_ = a.db.Notify(cmd.Context(), store.ChannelUpdates, args[0])
+			fmt.Fprintf(cmd.OutOrStdout(), "schedule %d deleted\n", id)
+			return nil
+		},
+	}
+
+	var local bool
+	run := &cobra.Command{
+		Use:   "run ID",
+		Short: "Run a schedule now, exactly once",
+		Long: `Inserts a pending manual run. When a service is running it executes the run
+(PostgreSQL: woken by NOTIFY scheduler_manual_trigger; SQLite: within 2 s).
+When no service runs on the SQLite database, or with --local, the run is
+executed by this command and its result printed.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			s, err := a.db.GetSchedule(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			r, err := a.db.InsertRun(cmd.Context(), s, time.Now(), 1+a.cfg.RetryCount)
+			if err != nil {
+				return err
+			}
+			if !local && (a.db.Dialect() == "postgres" || sqliteServiceRunning(a.db.Path())) {
+				payload, _ := json.Marshal(map[string]int64{"run_id": r.ID, "schedule_id": s.ID})
+				if err := a.db.Notify(cmd.Context(), store.ChannelManualTrigger, string(payload)); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "run %d queued for schedule %d; follow it with: scheduler runs list --schedule %d\n", r.ID, s.ID, s.ID)
+				return nil
+			}
+			if err := a.engine().TriggerRun(cmd.Context(), r.ID); err != nil {
+				return err
+			}
+			done, err := a.db.GetRun(cmd.Context(), r.ID)
+			if err != nil {
+				return err
+			}
+			return writeJSON(cmd.OutOrStdout(), done)
+		},
+	}
+	run.Flags().BoolVar(&local, "local", false, "execute the run in this process")
+
+	sched.AddCommand(list, show, addCmd, setEnabled("enable", true), setEnabled("disable", false), del, run)
+
+	var rf store.RunFilter
+	var runsJSON bool
+	runs := &cobra.Command{Use: "runs", Short: "Inspect the run history"}
+	runsList := &cobra.Command{
+		Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			rs, err := a.db.ListRuns(cmd.Context(), rf)
+			if err != nil {
+				return err
+			}
+			if runsJSON {
+				return writeJSON(cmd.OutOrStdout(), rs)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tSCHEDULE\tTYPE\tKIND\tSTATUS\tATTEMPT\tSCHEDULED FOR\tDURATION\tERROR")
+			for _, r := range rs {
+				dur := "-"
+				if r.StartedAt != nil && r.FinishedAt != nil {
+					dur = r.FinishedAt.Sub(*r.StartedAt).Round(time.Millisecond).String()
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\t%s\n", r.ID, r.JobID, r.JobType, r.Kind, r.Status,
+					r.Attempt, r.MaxAttempts, r.ScheduledFor.Format(time.RFC3339), dur, firstLine(r.Error, 60))
+			}
+			return tw.Flush()
+		},
+	}
+	runsList.Flags().Int64Var(&rf.ScheduleID, "schedule", 0, "only runs of this schedule")
+	runsList.Flags().StringVar(&rf.Status, "status", "", "only runs with this status (pending, running, completed, failed, cancelled, skipped, missed)")
+	runsList.Flags().IntVar(&rf.Limit, "limit", 50, "at most this many runs")
+	runsList.Flags().BoolVar(&runsJSON, "json", false, "print JSON")
+	runs.AddCommand(runsList)
+
+	rootCmd.AddCommand(sched, runs)
+}
+
+func parseID(s string) (int64, error) {
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id < 1 {
+		return 0, &exitError{2, fmt.Errorf("ID: %q is not a positive integer", s)}
+	}
+	return id, nil
+}
+
+// readParams reads task_params from a JSON string or @file.
+func readParams(p string) (json.RawMessage, error) {
+	b := []byte(p)
+	if rest, ok := strings.CutPrefix(p, "@"); ok {
+		var err error
+		if b, err = os.ReadFile(rest); err != nil {
+			return nil, &exitError{2, fmt.Errorf("--params: %w", err)}
+		}
+	}
+	if !json.Valid(b) {
+		return nil, &exitError{2, fmt.Errorf("--params: not valid JSON: %.80s", string(b))}
+	}
+	return b, nil
+}
+
+// checkScheduleFields validates the fields the database constrains.
+func checkScheduleFields(s *store.Schedule) error {
+	var errs []error
+	if s.UserID < 1 {
+		errs = append(errs, fmt.Errorf("user_id: %d must be >= 1", s.UserID))
+	}
+	if s.Name == "" || len(s.Name) > 255 {
+		errs = append(errs, fmt.Errorf("name: %q must be 1-255 characters", s.Name))
+	}
+	known := false
+	for _, t := range store.JobTypes {
+		known = known || t == s.JobType
+	}
+	if !known {
+		errs = append(errs, fmt.Errorf("job_type: %q is not one of %s", s.JobType, strings.Join(store.JobTypes, ", ")))
+	}
+	if s.Cron == "" {
+		errs = append(errs, errors.New("cron: required"))
+	}
+	return errors.Join(errs...)
+}
+
+// sqliteServiceRunning reports whether a service holds the SQLite lock.
+func sqliteServiceRunning(dbPath string) bool {
+	f, err := os.OpenFile(dbPath+".lock", os.O_RDWR, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
+	_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+	return false
+}

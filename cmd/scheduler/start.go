@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	rootCmd.AddCommand(&cobra.Command{
+		Use:   "start",
+		Short: "Run the scheduler service in the foreground",
+		Long: `Runs the scheduler: fires due schedules, executes runs, delivers notifications
+and serves the HTTP API. SIGINT/SIGTERM shut down gracefully; SIGHUP reloads
+(re-validates) every schedule.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runStart(cmd.Context()) },
+	})
+}
+
+func runStart(parent context.Context) error {
+	ctx, stop := signal.NotifyContext(parent, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := loadApp(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	if a.db.Dialect() == "sqlite" {
+		unlock, err := lockSQLite(a.db.Path())
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	e := a.engine()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			valid, invalid, err := reloadSchedules(ctx, a, e)
+			if err != nil {
+				a.log.Error("reload failed", "err", err)
+				continue
+			}
+			a.log.Info("reloaded schedules (SIGHUP)", "valid", valid, "invalid", len(invalid))
+		}
+	}()
+	srv, err := startServices(ctx, a, e)
+	if err != nil {
+		return err
+	}
+	a.log.Info("scheduler started", "version", version, "node", e.NodeID(), "database", a.db.Dialect(),
+		"environment", a.cfg.TradingEnv)
+	err = e.Run(ctx)
+	srv.stop()
+	return err
+}
+
+// lockSQLite makes sure only one service runs on a SQLite file: several
+// instances need PostgreSQL.
+func lockSQLite(dbPath string) (func(), error) {
+	lockPath := dbPath + ".lock"
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file %s: %w", lockPath, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(lockPath)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			abs, _ := filepath.Abs(dbPath)
+			return nil, fmt.Errorf("another scheduler (pid %s) is already running on the SQLite database %s; "+
+				"several instances need PostgreSQL (set DATABASE_URL=postgres://...)", strings.TrimSpace(string(holder)), abs)
+		}
+		return nil, fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
