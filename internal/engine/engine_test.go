@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -31,7 +33,8 @@ func noop() funcHandler {
 
 func testOptions() Options {
 	return Options{NodeID: "test", Workers: 4, RetryDelay: 20 * time.Millisecond, Lease: 3 * time.Second,
-		PollInterval: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second, RetryCount: 0}
+		PollInterval: 200 * time.Millisecond, ShutdownGrace: 5 * time.Second, RetryCount: 0,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
 func addSchedule(t testing.TB, db store.Store, name, cron, params string) *store.Schedule {
@@ -55,12 +58,16 @@ func startEngine(t testing.TB, e *Engine) (stop func()) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool, explain ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
+			msg := ""
+			for _, f := range explain {
+				msg += f()
+			}
+			t.Fatalf("timed out after %s waiting for %s %s", d, what, msg)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -200,55 +200,72 @@ var migrations = []migration{{1, "001_core.sql"}}
 // adopted: they are kept, missing columns and indexes are added, and runs it
 // left pending or running long ago are marked cancelled.
 func (s *DB) Migrate(ctx context.Context) error {
-	if _, err := s.exec(ctx, s.db, `CREATE TABLE IF NOT EXISTS scheduler_migrations (
-		version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: create scheduler_migrations: %w", err)
+	// One transaction for everything: on PostgreSQL an advisory lock makes
+	// instances that start together migrate one after the other; SQLite
+	// transactions take the write lock at BEGIN.
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if s.d.name == "postgres" {
+			if _, err := s.exec(ctx, tx, `SELECT pg_advisory_xact_lock(724101)`); err != nil {
+				return fmt.Errorf("migration lock: %w", err)
+			}
+		}
+		if _, err := s.exec(ctx, tx, `CREATE TABLE IF NOT EXISTS scheduler_migrations (
+			version INTEGER PRIMARY KEY, applied_at TIMESTAMP NOT NULL)`); err != nil {
+			return fmt.Errorf("create scheduler_migrations: %w", err)
+		}
+		for _, m := range migrations {
+			if err := s.migrateOne(ctx, tx, m); err != nil {
+				return fmt.Errorf("migrate to version %d: %w", m.version, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
 	}
-	for _, m := range migrations {
-		var n int
-		if err := s.queryRow(ctx, s.db, `SELECT COUNT(*) FROM scheduler_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
-			return fmt.Errorf("migrate: read version: %w", err)
-		}
-		if n > 0 {
-			continue
-		}
-		adopting, err := s.tableExists(ctx, "job_schedule_runs")
-		if err != nil {
-			return err
-		}
-		if adopting && m.version == 1 {
-			if has, err := s.columnExists(ctx, "job_schedule_runs", "lease_owner"); err != nil {
-				return err
-			} else if has {
-				adopting = false
-			}
-		}
-		body, err := migrationFS.ReadFile("migrations/" + s.d.name + "_" + m.file)
-		if err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		err = s.inTx(ctx, func(tx *sql.Tx) error {
-			if err := s.runScript(ctx, tx, string(body)); err != nil {
-				return err
-			}
-			if adopting {
-				res, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled',
-					error = 'left pending or running by the previous scheduler; not run when this scheduler adopted the database'
-					WHERE status IN ('pending', 'running') AND enqueued_at < $1`, s.ts(time.Now().Add(-10*time.Minute)))
-				if err != nil {
-					return fmt.Errorf("adopt old runs: %w", err)
-				}
-				n, _ := res.RowsAffected()
-				s.log.Warn("adopted a database created by the previous scheduler", "stale_runs_cancelled", n)
-			}
-			_, err := s.exec(ctx, tx, `INSERT INTO scheduler_migrations (version, applied_at) VALUES ($1, $2)`, m.version, s.ts(time.Now()))
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("migrate to version %d: %w", m.version, err)
-		}
-		s.log.Info("applied migration", "version", m.version, "dialect", s.d.name)
+	return nil
+}
+
+func (s *DB) migrateOne(ctx context.Context, tx *sql.Tx, m migration) error {
+	var n int
+	if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM scheduler_migrations WHERE version = $1`, m.version).Scan(&n); err != nil {
+		return fmt.Errorf("read version: %w", err)
 	}
+	if n > 0 {
+		return nil
+	}
+	adopting, err := s.tableExists(ctx, tx, "job_schedule_runs")
+	if err != nil {
+		return err
+	}
+	if adopting && m.version == 1 {
+		if has, err := s.columnExistsTx(ctx, tx, "job_schedule_runs", "lease_owner"); err != nil {
+			return err
+		} else if has {
+			adopting = false
+		}
+	}
+	body, err := migrationFS.ReadFile("migrations/" + s.d.name + "_" + m.file)
+	if err != nil {
+		return err
+	}
+	if err := s.runScript(ctx, tx, string(body)); err != nil {
+		return err
+	}
+	if adopting {
+		res, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled',
+			error = 'left pending or running by the previous scheduler; not run when this scheduler adopted the database'
+			WHERE status IN ('pending', 'running') AND enqueued_at < $1`, s.ts(time.Now().Add(-10*time.Minute)))
+		if err != nil {
+			return fmt.Errorf("adopt old runs: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		s.log.Warn("adopted a database created by the previous scheduler", "stale_runs_cancelled", n)
+	}
+	if _, err := s.exec(ctx, tx, `INSERT INTO scheduler_migrations (version, applied_at) VALUES ($1, $2)`, m.version, s.ts(time.Now())); err != nil {
+		return err
+	}
+	s.log.Info("applied migration", "version", m.version, "dialect", s.d.name)
 	return nil
 }
 
@@ -316,22 +333,18 @@ func firstLine(st string) string {
 	return ""
 }
 
-func (s *DB) tableExists(ctx context.Context, table string) (bool, error) {
+func (s *DB) tableExists(ctx context.Context, q querier, table string) (bool, error) {
 	var n int
 	var err error
 	if s.d.name == "sqlite" {
-		err = s.queryRow(ctx, s.db, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1`, table).Scan(&n)
+		err = s.queryRow(ctx, q, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1`, table).Scan(&n)
 	} else {
-		err = s.queryRow(ctx, s.db, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`, table).Scan(&n)
+		err = s.queryRow(ctx, q, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1`, table).Scan(&n)
 	}
 	if err != nil {
 		return false, fmt.Errorf("check table %s: %w", table, err)
 	}
 	return n > 0, nil
-}
-
-func (s *DB) columnExists(ctx context.Context, table, col string) (bool, error) {
-	return s.columnExistsTx(ctx, s.db, table, col)
 }
 
 func (s *DB) columnExistsTx(ctx context.Context, q querier, table, col string) (bool, error) {

@@ -150,3 +150,24 @@ func TestMigrateAdoptsOldDatabase(t *testing.T) {
 		t.Fatalf("second migrate: %v", err)
 	}
 }
+
+func TestConcurrentMigrateOnPostgres(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			db, err := store.Open(context.Background(), store.Options{Driver: "postgres", DSN: url})
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer db.Close()
+			errs <- db.Migrate(context.Background())
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent migrate: %v", err)
+		}
+	}
+}

@@ -1,0 +1,83 @@
+package engine
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/atf/scheduler/internal/store/storetest"
+)
+
+// Three engines share one PostgreSQL database: 200 schedules firing every
+// second for 10 s give exactly one run per (schedule, instant) and no
+// instant inside the window is missing.
+func TestThreeEnginesShareWorkExactlyOnce(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	setup := storetest.Open(t, "postgres", url)
+	const schedules = 200
+	for i := range schedules {
+		addSchedule(t, setup, fmt.Sprintf("s%03d", i), "* * * * * *", `{}`)
+	}
+	var stops []func()
+	for i := range 3 {
+		db := storetest.Open(t, "postgres", url)
+		o := testOptions()
+		o.NodeID = fmt.Sprintf("node-%d", i)
+		o.Workers = 50
+		o.Lease = 10 * time.Second
+		e := New(db, map[string]Handler{"script": noop()}, o)
+		stops = append(stops, startEngine(t, e))
+	}
+	// The window starts after every engine has initialised next_run_at.
+	start := time.Now().Truncate(time.Second).Add(2 * time.Second)
+	end := start.Add(10 * time.Second)
+	waitFor(t, 40*time.Second, "every instant of the window to complete", func() bool {
+		var n int
+		err := setup.SQL().QueryRow(`SELECT COUNT(*) FROM job_schedule_runs WHERE status = 'completed'
+			AND scheduled_for >= $1 AND scheduled_for < $2`, start, end).Scan(&n)
+		return err == nil && n >= schedules*10
+	}, func() string {
+		rows, _ := setup.SQL().Query(`SELECT status, kind, COUNT(*) FROM job_schedule_runs WHERE scheduled_for >= $1 AND scheduled_for < $2 GROUP BY 1, 2`, start, end)
+		defer rows.Close()
+		out := ""
+		for rows.Next() {
+			var st, k string
+			var n int
+			rows.Scan(&st, &k, &n)
+			out += fmt.Sprintf("%s/%s=%d ", st, k, n)
+		}
+		return out
+	})
+	for _, stop := range stops {
+		stop()
+	}
+	var dups int
+	if err := setup.SQL().QueryRow(`SELECT COUNT(*) FROM (SELECT job_id, scheduled_for FROM job_schedule_runs
+		GROUP BY job_id, scheduled_for HAVING COUNT(*) > 1) d`).Scan(&dups); err != nil {
+		t.Fatal(err)
+	}
+	if dups != 0 {
+		t.Fatalf("%d (schedule, instant) pairs have more than one run", dups)
+	}
+	rows, err := setup.SQL().Query(`SELECT job_id, COUNT(*) FROM job_schedule_runs
+		WHERE scheduled_for >= $1 AND scheduled_for < $2 AND status = 'completed' GROUP BY job_id`, start, end)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	perSchedule := 0
+	for rows.Next() {
+		var id string
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 10 {
+			t.Errorf("schedule %s: %d runs in the 10 s window, want 10", id, n)
+		}
+		perSchedule++
+	}
+	if perSchedule != schedules {
+		t.Fatalf("%d schedules ran in the window, want %d", perSchedule, schedules)
+	}
+}
