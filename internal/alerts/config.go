@@ -44,6 +44,8 @@ type Alert struct {
 	// Name is task_params.name, or empty (the caller usually sets the
 	// schedule name).
 	Name string
+	// Description is task_params.description, free text.
+	Description string
 	// Ticker is the instrument symbol, e.g. BTCUSDT.
 	Ticker string
 	// Timeframe is the bar length the rule is evaluated on.
@@ -137,6 +139,7 @@ type Problem struct {
 	Msg  string
 }
 
+// String renders the problem as "path: message".
 func (p Problem) String() string {
 	if p.Path == "" {
 		return p.Msg
@@ -147,6 +150,7 @@ func (p Problem) String() string {
 // ConfigError lists every problem found in an alert configuration.
 type ConfigError struct{ Problems []Problem }
 
+// Error lists the problems, one per line.
 func (e *ConfigError) Error() string {
 	lines := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
@@ -180,6 +184,7 @@ func ParseWithSchemaDir(taskParams []byte, dir string) (*Alert, error) {
 	p := &parser{}
 	a := &Alert{}
 	a.Name, _ = m["name"].(string)
+	a.Description, _ = m["description"].(string)
 	a.Ticker = strings.TrimSpace(m["ticker"].(string))
 	tf, err := marketdata.ParseTimeframe(m["timeframe"].(string))
 	if err != nil {
@@ -254,6 +259,9 @@ func (a *Alert) MarshalJSON() ([]byte, error) {
 	m := map[string]any{"ticker": a.Ticker, "timeframe": string(a.Timeframe), "rule": a.rule.toJSON()}
 	if a.Name != "" {
 		m["name"] = a.Name
+	}
+	if a.Description != "" {
+		m["description"] = a.Description
 	}
 	opts := map[string]any{"trigger": a.Options.Trigger}
 	if a.Options.Lookback > 0 {

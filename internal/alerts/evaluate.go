@@ -167,6 +167,7 @@ type Event struct {
 // needs.
 type NotEnoughBarsError struct{ Need, Got int }
 
+// Error says how many bars were needed and how many came.
 func (e *NotEnoughBarsError) Error() string {
 	return fmt.Sprintf("not enough bars: the rule needs %d closed bars, got %d", e.Need, e.Got)
 }
@@ -223,7 +224,10 @@ func (e *evaluation) fail(st State, err error) Result {
 	}
 	s.LastEvaluation, s.Error, s.Version = e.now, err.Error(), StateVersion
 	ev := Event{Kind: EventError, Time: e.now, Status: s.Status, Description: err.Error(), Priority: e.a.Notify.Priority}
-	e.a.format(&ev)
+	func() {
+		defer func() { _ = recover() }() // the error event must not fail in turn
+		e.a.format(&ev)
+	}()
 	return Result{State: s, Events: []Event{ev}}
 }
 

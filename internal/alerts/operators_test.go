@@ -94,12 +94,12 @@ func TestMoving(t *testing.T) {
 		rule string
 		want bool
 	}{
-		{`{"moving_up":{"value":{"field":"close"},"bars":3,"pct":5}}`, true},     // 96 → 101 = +5.21 %
-		{`{"moving_up":{"value":{"field":"close"},"bars":3,"pct":5.3}}`, false},  // not quite
-		{`{"moving_up":{"value":{"field":"close"},"bars":1,"pct":5}}`, false},    // 98 → 101 = +3.06 %
-		{`{"moving_up":{"value":{"field":"close"},"bars":3,"amount":5}}`, true},  // +5
+		{`{"moving_up":{"value":{"field":"close"},"bars":3,"pct":5}}`, true},    // 96 → 101 = +5.21 %
+		{`{"moving_up":{"value":{"field":"close"},"bars":3,"pct":5.3}}`, false}, // not quite
+		{`{"moving_up":{"value":{"field":"close"},"bars":1,"pct":5}}`, false},   // 98 → 101 = +3.06 %
+		{`{"moving_up":{"value":{"field":"close"},"bars":3,"amount":5}}`, true}, // +5
 		{`{"moving_up":{"value":{"field":"close"},"bars":3,"amount":5.5}}`, false},
-		{`{"moving_down":{"value":{"field":"close"},"bars":3,"pct":1}}`, false},  // high 100 → 101 is up
+		{`{"moving_down":{"value":{"field":"close"},"bars":3,"pct":1}}`, false}, // high 100 → 101 is up
 		{`{"moving_down":{"value":{"field":"close"},"bars":2,"amount":1}}`, false},
 	}
 	for _, tc := range tests {

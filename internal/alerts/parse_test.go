@@ -28,8 +28,8 @@ var realConfigs = map[string]string{
 	"or/not with sma": `{"ticker":"SOLUSDT","timeframe":"1h",
 		"rule":{"or":[{"lt":{"lhs":{"indicator":{"type":"SMA","params":{"period":20}}},"rhs":{"indicator":{"type":"SMA","params":{"period":50}}}}},
 		              {"not":{"between":{"value":{"field":"close"},"lower":{"value":100},"upper":{"value":200}}}}]}}`,
-	"bands": `{"ticker":"BTCUSDT","timeframe":"5m","rule":{"outside_band":{"value":{"indicator":{"type":"RSI","params":{"period":14}}},"lower":{"value":30},"upper":{"value":70}}}}`,
-	"inside band": `{"ticker":"BTCUSDT","timeframe":"5m","rule":{"inside_band":{"value":{"field":"close"},"lower":{"value":60000},"upper":{"value":70000}}}}`,
+	"bands":         `{"ticker":"BTCUSDT","timeframe":"5m","rule":{"outside_band":{"value":{"indicator":{"type":"RSI","params":{"period":14}}},"lower":{"value":30},"upper":{"value":70}}}}`,
+	"inside band":   `{"ticker":"BTCUSDT","timeframe":"5m","rule":{"inside_band":{"value":{"field":"close"},"lower":{"value":60000},"upper":{"value":70000}}}}`,
 	"bbands plugin": `{"ticker":"BTCUSDT","timeframe":"1h","rule":{"plugin":"bbands_signal","params":{"type":"cross_lower_up","period":20,"dev_up":2.0,"dev_down":2.0}},"rearm":{"cooldown_minutes":60}}`,
 	"rearm rule tree": `{"ticker":"BTCUSDT","timeframe":"1h",
 		"rule":{"lt":{"lhs":{"indicator":{"type":"RSI","params":{"period":14}}},"rhs":{"value":30}}},
@@ -149,7 +149,7 @@ func TestParseErrors(t *testing.T) {
 	rsi := `{"indicator":{"type":"RSI","params":{"period":14}}}`
 	tests := []struct {
 		name, js string
-		want []string
+		want     []string
 	}{
 		{"unknown indicator with path", alertJSON(`{"and":[{"gt":{"lhs":{"field":"close"},"rhs":{"value":1}}},{"crosses_above":{"lhs":{"indicator":{"type":"RSX","params":{"period":14}}},"rhs":{"value":30}}}]}`),
 			[]string{`rule.and[1].crosses_above.lhs.indicator.type: unknown indicator "RSX" (known: `, "RSI"}},

@@ -11,7 +11,7 @@ import (
 func (a *Alert) format(ev *Event) {
 	head := a.Ticker + " " + string(a.Timeframe)
 	what := a.Name
-	if what == "" {
+	if what == "" && a.rule != nil {
 		what = a.rule.String()
 	}
 	switch ev.Kind {
