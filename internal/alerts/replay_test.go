@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -107,5 +108,33 @@ func TestSeriesMemoMatchesCache(t *testing.T) {
 	}
 	if len(ser.memo) != 2 {
 		t.Errorf("series memo holds %d computations, want 2 (SMA 20, SMA 50)", len(ser.memo))
+	}
+}
+
+func TestConcurrentEvaluateSharedSeries(t *testing.T) {
+	bars := barsFromCloses(sine(300, 10, 40)...)
+	ser := NewSeries("s", bars, nil)
+	a := mustParse(t, realConfigs["or/not with sma"])
+	st := NewState()
+	st.LastBarTS = bars[250].Time
+	now := closeAt(bars, len(bars)-1)
+	want, err := a.Evaluate(Input{Bars: bars, Now: now}, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 8)
+	for g := 0; g < 8; g++ {
+		go func() {
+			res, err := a.Evaluate(Input{Series: ser, Now: now}, st)
+			if err == nil && res.State.TriggerCount != want.State.TriggerCount {
+				err = fmt.Errorf("trigger count %d, want %d", res.State.TriggerCount, want.State.TriggerCount)
+			}
+			errs <- err
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
 	}
 }
