@@ -21,6 +21,7 @@ type entry struct {
 	fetchedAt time.Time // clock time of the fetch (or refresh)
 	validTill time.Time // after this the entry needs a refresh
 	short     int       // >0: a request for this many bars found fewer (no older history)
+	gaps      []Gap     // gaps of bars
 }
 
 // lru is a bounded map of series, evicting the least recently used series

@@ -463,7 +463,14 @@ func (c *Client) build(e *entry, provider, psym string, tf Timeframe, n int, now
 		Closed:         append([]Bar(nil), closed...),
 		Cached:         cached,
 		FetchedAt:      e.fetchedAt,
-		Gaps:           gapsOf(closed, tf),
+	}
+	if len(closed) > 0 {
+		first, last := closed[0].Time, closed[len(closed)-1].Time
+		for _, g := range e.gaps {
+			if g.To.After(first) && !g.To.After(last) {
+				s.Gaps = append(s.Gaps, g)
+			}
+		}
 	}
 	if live {
 		s.Forming = forming
@@ -474,6 +481,15 @@ func (c *Client) build(e *entry, provider, psym string, tf Timeframe, n int, now
 // gapsOf lists the gaps of an already validated series.
 func gapsOf(bars []Bar, tf Timeframe) []Gap {
 	var gaps []Gap
+	if !tf.calendar() {
+		d := tf.Duration()
+		for i := 1; i < len(bars); i++ {
+			if diff := bars[i].Time.Sub(bars[i-1].Time); diff > d {
+				gaps = append(gaps, Gap{From: bars[i-1].Time.Add(d), To: bars[i].Time, Missing: int(diff/d) - 1})
+			}
+		}
+		return gaps
+	}
 	for i := 1; i < len(bars); i++ {
 		if want := tf.Next(bars[i-1].Time); bars[i].Time.After(want) {
 			gaps = append(gaps, Gap{From: want, To: bars[i].Time, Missing: countBars(tf, want, bars[i].Time)})
@@ -537,7 +553,10 @@ func (c *Client) load(ctx context.Context, p Provider, key cacheKey, n int, now 
 // never past the close of its forming bar (or, without one, the next bar
 // boundary), so a closed bar is never served with forming-bar values.
 func (c *Client) newEntry(bars []Bar, tf Timeframe, now time.Time, short int) *entry {
-	e := &entry{bars: bars, tf: tf, fetchedAt: c.opts.Now(), short: short}
+	if cap(bars) > len(bars)+len(bars)/8 {
+		bars = append(make([]Bar, 0, len(bars)), bars...) // drop append slack
+	}
+	e := &entry{bars: bars, tf: tf, fetchedAt: c.opts.Now(), short: short, gaps: gapsOf(bars, tf)}
 	boundary := tf.Next(tf.Open(now))
 	if _, forming := tf.Split(bars, now); forming != nil {
 		boundary = tf.Next(forming.Time)

@@ -95,6 +95,9 @@ func TestFailoverAfterRetries(t *testing.T) {
 	if len(s.Closed) != 20 {
 		t.Errorf("yahoo gave %d closed bars, want 20 (after nulls, by widening)", len(s.Closed))
 	}
+	if len(s.Gaps) == 0 || s.Gaps[0].Missing != 1 {
+		t.Errorf("yahoo's dropped null bars not reported as gaps: %+v", s.Gaps)
+	}
 	out := c.Outcomes()
 	if out["binance"][ResultError] != 3 || out["yahoo"][ResultOK] == 0 {
 		t.Errorf("outcomes = %v", out)
