@@ -64,13 +64,15 @@
 //
 // The parser is written here rather than wrapping github.com/robfig/cron/v3
 // because its semantics differ from crontab where it matters to users: it
-// rejects 7 for Sunday, treats `*/n` in day fields differently in the OR rule,
-// handles DST transitions by its own rules (and can skip or repeat fires),
-// aligns @every to the moment the schedule was added rather than to the
-// epoch, and reports errors in its own words. Owning the parser keeps the
-// crontab semantics, the DST rules and the error texts ours and tested, and
-// lets Next work on bitsets in wall-clock seconds instead of stepping
-// time.Time values.
+// rejects 7 for Sunday; `*/n` in a day field switches it to the OR rule; at
+// DST transitions a fixed time in the spring-forward gap does not fire that
+// day and a fixed time in the repeated hour fires twice (`30 1 * * *` at
+// 01:30 EDT and 01:30 EST); @every counts from the time passed to Next, so
+// instances disagree; and its error texts are its own. Owning the parser
+// keeps the crontab semantics, the DST rules and the error texts ours and
+// tested, and lets Next search wall-clock seconds with per-field bitsets
+// instead of stepping time.Time values. The tests use robfig/cron only as an
+// oracle for expressions on which both agree.
 package cronexpr
 
 import (

@@ -6,7 +6,8 @@ import (
 )
 
 // Next returns the first fire instant strictly after t, or the zero Time if
-// there is none within 5 years (e.g. "0 0 30 2 *"). The result is in the
+// there is none within 5 years (1827 days; e.g. "0 0 30 2 *", or
+// "0 0 29 2 *" after 2096-02-29, as 2100 is not a leap year). The result is in the
 // schedule's location and always falls on a whole second.
 //
 // Next walks the time zone's offset periods (the spans between transitions).
@@ -15,7 +16,7 @@ import (
 // field by field; the DST rules of the package doc are applied at the
 // period boundaries.
 func (s *Schedule) Next(t time.Time) time.Time {
-	deadline := t.AddDate(5, 0, 0).Unix()
+	deadline := t.Unix() + horizon
 	if s.every > 0 {
 		n := floorDiv(t.Unix(), s.every)*s.every + s.every
 		if n > deadline {
@@ -27,7 +28,9 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	for u <= deadline {
 		p := periodAt(u, s.loc)
 		low := u + p.off
-		if !s.hourWild && p.hasStart {
+		if !s.hourWild && p.hasStart && u-p.start < secondsPerDay {
+			// Offset changes are far below a day, so only a period that
+			// began less than a day before u can affect the search.
 			prev := offsetAt(p.start-1, s.loc)
 			switch {
 			case prev < p.off && u == p.start:
@@ -59,6 +62,10 @@ func (s *Schedule) Next(t time.Time) time.Time {
 	return time.Time{}
 }
 
+// horizon is how far Next looks ahead: 1827 days, at least 5 calendar
+// years.
+const horizon = (5*365 + 2) * secondsPerDay
+
 // period is a span [start, end) of Unix seconds with one UTC offset.
 type period struct {
 	off              int64
@@ -71,13 +78,39 @@ func periodAt(u int64, loc *time.Location) period {
 	_, off := t.Zone()
 	p := period{off: int64(off)}
 	start, end := t.ZoneBounds()
-	if !start.IsZero() {
+	if !start.IsZero() && start.Unix() <= u {
 		p.start, p.hasStart = start.Unix(), true
 	}
 	if !end.IsZero() {
 		p.end, p.hasEnd = end.Unix(), true
+		if p.end <= u {
+			// Past the last transition in its table, Go derives periods
+			// from the zone's rule and bounds them by year ends, and in
+			// leap years that year end is a day early, so it can lie at
+			// or before u (Go 1.26, time.tzset). Find the real bound.
+			p.end = changeAfter(u, p.off, loc)
+		}
 	}
 	return p
+}
+
+// changeAfter returns a bound after u for a period with offset off: the
+// first instant with another offset if that is within a day, else u plus a
+// day (a bound with the same offset on both sides, which Next tolerates).
+func changeAfter(u, off int64, loc *time.Location) int64 {
+	lo, hi := u, u+secondsPerDay
+	if offsetAt(hi, loc) == off {
+		return hi
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if offsetAt(mid, loc) == off {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 func offsetAt(u int64, loc *time.Location) int64 {

@@ -312,3 +312,25 @@ func TestNextProperties(t *testing.T) {
 		}
 	}
 }
+
+// TestNextLongRun steps a daily schedule through decades in both zones: each
+// fire is the next calendar day at 12:00 local time. This crosses every DST
+// transition and leap-year end, including years past the zone tables.
+func TestNextLongRun(t *testing.T) {
+	for _, zone := range []string{"America/New_York", "Europe/Berlin"} {
+		loc := mustLoad(t, zone)
+		s, err := Parse("0 12 * * *", loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Date(2026, 1, 1, 12, 0, 0, 0, loc)
+		from := want.Add(-time.Hour)
+		for want.Year() < 2100 {
+			got := s.Next(from)
+			if !got.Equal(want) {
+				t.Fatalf("%s: Next(%v) = %v, want %v", zone, from, got, want)
+			}
+			from, want = got, want.AddDate(0, 0, 1)
+		}
+	}
+}

@@ -96,6 +96,14 @@ func TestNextMatchesReference(t *testing.T) {
 		{"Europe/Berlin", time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC)},
 		{"Australia/Lord_Howe", time.Date(2026, 4, 4, 15, 0, 0, 0, time.UTC)},
 		{"Australia/Lord_Howe", time.Date(2026, 10, 3, 15, 30, 0, 0, time.UTC)},
+		// Years past the zone tables, where Go derives transitions from
+		// the zone's rule, including a leap year's end.
+		{"America/New_York", time.Date(2040, 3, 11, 7, 0, 0, 0, time.UTC)},
+		{"America/New_York", time.Date(2040, 11, 4, 6, 0, 0, 0, time.UTC)},
+		{"America/New_York", time.Date(2040, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{"Europe/Berlin", time.Date(2044, 3, 27, 1, 0, 0, 0, time.UTC)},
+		{"Europe/Berlin", time.Date(2044, 10, 30, 1, 0, 0, 0, time.UTC)},
+		{"Europe/Berlin", time.Date(2044, 12, 31, 0, 0, 0, 0, time.UTC)},
 	}
 	for _, win := range windows {
 		loc := mustLoad(t, win.zone)
