@@ -112,6 +112,10 @@ func DefaultOptions() Options {
 // maxRequestBars bounds Request.Bars.
 const maxRequestBars = 100000
 
+// liveSkew is how far Request.Now may lag the clock and still count as a
+// live request.
+const liveSkew = time.Minute
+
 // maxWiden is how many times a short answer makes the Client ask for a
 // window four times as long (markets that close need more calendar time
 // than bars: 200 hourly bars of a US stock span about six weeks).
@@ -130,8 +134,9 @@ type Request struct {
 	// failover), e.g. an alert's options.provider.
 	Provider string
 	// Now is the moment at which bars are judged closed; zero means the
-	// client's clock. A Now more than one bar in the past fetches history
-	// without the cache and reports no forming bar.
+	// client's clock. A Now more than a minute (or one bar, if shorter) in
+	// the past fetches history without the cache and reports no forming
+	// bar.
 	Now time.Time
 }
 
@@ -356,7 +361,9 @@ func (c *Client) Series(ctx context.Context, req Request) (Series, error) {
 	if now.IsZero() {
 		now = clock
 	}
-	live := !now.Before(clock.Add(-tf.Duration()))
+	// Requests for "now" (allowing a little skew between a scheduled fire
+	// time and the clock) use the cache; older ones fetch history.
+	live := !now.Before(clock.Add(-min(liveSkew, tf.Duration())))
 	var attempts []ProviderError
 	for i, name := range chain {
 		s, err := c.fromProvider(ctx, name, req.Symbol, tf, n, now, live)

@@ -136,7 +136,7 @@ func TestRetryThenSuccess(t *testing.T) {
 
 func TestTimeoutFailsOver(t *testing.T) {
 	_, bin, _, o := setup(t)
-	o.Timeout = 50 * time.Millisecond
+	o.Timeout = time.Second // the scripted timeout blocks until the attempt's deadline
 	o.MaxRetries = 0
 	c := newTestClient(t, o)
 	bin.script.push("timeout")
@@ -572,5 +572,19 @@ func TestCSVProviderInChain(t *testing.T) {
 	s := series(t, c, Request{Symbol: "BTCUSDT", Timeframe: "1h", Bars: 3})
 	if s.Provider != "csv" || len(s.Closed) != 3 || s.Closed[2].Close != 42581.10 {
 		t.Errorf("csv series: %+v", s)
+	}
+}
+
+func TestLiveSkew(t *testing.T) {
+	clock, bin, _, o := setup(t)
+	c := newTestClient(t, o)
+	series(t, c, Request{Symbol: "BTCUSDT", Timeframe: "1h", Bars: 5})
+	s := series(t, c, Request{Symbol: "BTCUSDT", Timeframe: "1h", Bars: 5, Now: clock.Now().Add(-30 * time.Second)})
+	if !s.Cached || s.Forming == nil || bin.hits.Load() != 1 {
+		t.Errorf("fire time 30s behind the clock: cached %v forming %v hits %d", s.Cached, s.Forming, bin.hits.Load())
+	}
+	s = series(t, c, Request{Symbol: "BTCUSDT", Timeframe: "1h", Bars: 5, Now: clock.Now().Add(-2 * time.Minute)})
+	if s.Cached || s.Forming != nil || bin.hits.Load() != 2 {
+		t.Errorf("2 minutes behind: cached %v forming %v hits %d", s.Cached, s.Forming, bin.hits.Load())
 	}
 }
