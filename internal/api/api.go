@@ -1,0 +1,229 @@
+// Package api serves the scheduler's HTTP API: health, status, metrics and the /api/v1 schedules and runs resources.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/atf/scheduler/internal/store"
+)
+
+// MaxBodyBytes is the largest request body accepted (larger ones get 413).
+const MaxBodyBytes = 1 << 20
+
+// Engine is what the API needs from the scheduling engine
+// (*engine.Engine implements it).
+type Engine interface {
+	// Wake makes the engine look at the schedules and runs now.
+	Wake()
+	// Validate checks a schedule's cron, time zone, job type and task_params.
+	Validate(*store.Schedule) error
+	// Running reports whether the engine loop is up, and its last error.
+	Running() (bool, error)
+	// NodeID names this instance.
+	NodeID() string
+	// Active is the number of runs executing in this instance.
+	Active() int
+}
+
+// Deps are the API's collaborators and settings.
+type Deps struct {
+	// Store holds schedules and runs.
+	Store store.Store
+	// Engine validates schedules and is woken after every write.
+	Engine Engine
+	// Token (API_TOKEN), when set, is required as "Authorization: Bearer
+	// <token>" on every POST, PUT, PATCH and DELETE; reads stay open.
+	Token string
+	// Version and Environment are reported by /status.
+	Version, Environment string
+	// Started is when the process started (uptime in /status).
+	Started time.Time
+	// Status returns extra /status sections (outbox dispatcher, providers'
+	// breakers, health checks); may be nil.
+	Status func(ctx context.Context) map[string]any
+	// Gatherer is served at /metrics (prometheus.DefaultGatherer when nil).
+	Gatherer prometheus.Gatherer
+	// Logger receives request and error logs (slog.Default() when nil).
+	Logger *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// RetryCount is the default number of retries of a manual run whose
+	// schedule sets no options.retry_count (SCHEDULER_RETRY_COUNT).
+	RetryCount int
+}
+
+// route is one registered endpoint; the OpenAPI test walks this table.
+type route struct {
+	method, path string
+	h            http.HandlerFunc
+}
+
+type server struct {
+	d   Deps
+	log *slog.Logger
+
+	mu      sync.Mutex
+	lastRun time.Time // last manual scheduled_for handed out (strictly increasing)
+}
+
+// New returns the API's handler. Routes use Go 1.22 ServeMux patterns.
+func New(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Started.IsZero() {
+		d.Started = d.Now()
+	}
+	if d.Gatherer == nil {
+		d.Gatherer = prometheus.DefaultGatherer
+	}
+	s := &server{d: d, log: d.Logger}
+	mux := http.NewServeMux()
+	for _, r := range s.routes() {
+		mux.HandleFunc(r.method+" "+r.path, r.h)
+	}
+	return s.middleware(mux)
+}
+
+func (s *server) routes() []route {
+	metricsHandler := promhttp.HandlerFor(s.d.Gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{s.log}})
+	return []route{
+		{"GET", "/healthz", s.healthz},
+		{"GET", "/readyz", s.readyz},
+		{"GET", "/status", s.status},
+		{"GET", "/metrics", metricsHandler.ServeHTTP},
+		{"GET", "/api/v1/openapi.json", s.openapi},
+		{"GET", "/api/v1/schedules", s.listSchedules},
+		{"POST", "/api/v1/schedules", s.createSchedule},
+		{"GET", "/api/v1/schedules/{id}", s.getSchedule},
+		{"PUT", "/api/v1/schedules/{id}", s.updateSchedule},
+		{"DELETE", "/api/v1/schedules/{id}", s.deleteSchedule},
+		{"POST", "/api/v1/schedules/{id}/enable", s.setEnabled(true)},
+		{"POST", "/api/v1/schedules/{id}/disable", s.setEnabled(false)},
+		{"POST", "/api/v1/schedules/{id}/run", s.runNow},
+		{"GET", "/api/v1/runs", s.listRuns},
+		{"GET", "/api/v1/runs/{id}", s.getRun},
+		{"POST", "/api/v1/reload", s.reload},
+		{"POST", "/api/v1/validate", s.validate},
+	}
+}
+
+// slogPrinter adapts slog to promhttp's error logger.
+type slogPrinter struct{ l *slog.Logger }
+
+func (p slogPrinter) Println(v ...any) { p.l.Error("metrics: " + fmt.Sprint(v...)) }
+
+// statusRecorder remembers the response status for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func isWrite(method string) bool {
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// middleware adds the token check on writes, the body limit, panic
+// recovery and a request log.
+func (s *server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("api: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeError(rec, http.StatusInternalServerError, "internal error")
+				}
+			}
+			level := slog.LevelDebug
+			if isWrite(r.Method) || rec.status >= 500 {
+				level = slog.LevelInfo
+			}
+			s.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
+		}()
+		if isWrite(r.Method) && s.d.Token != "" && !s.authorized(r) {
+			rec.Header().Set("WWW-Authenticate", `Bearer realm="scheduler"`)
+			writeError(rec, http.StatusUnauthorized, "this request changes state and needs \"Authorization: Bearer <API_TOKEN>\"")
+			return
+		}
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(rec, r.Body, MaxBodyBytes)
+		}
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func (s *server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	const prefix = "Bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return false
+	}
+	got := strings.TrimSpace(h[len(prefix):])
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.d.Token)) == 1
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error    string   `json:"error"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(errorBody{Error: "encoding response: " + err.Error()})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string, problems ...string) {
+	writeJSON(w, status, errorBody{Error: msg, Problems: problems})
+}
+
+// internal logs err and answers 500 without leaking details beyond err's text.
+func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	writeError(w, http.StatusInternalServerError, err.Error())
+}

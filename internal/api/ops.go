@@ -1,0 +1,216 @@
+package api
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"time"
+
+	"github.com/atf/scheduler/internal/store"
+)
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+// OpenAPI returns the OpenAPI 3 document of the API (served at
+// /api/v1/openapi.json).
+func OpenAPI() []byte { return append([]byte(nil), openapiDoc...) }
+
+func (s *server) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openapiDoc)
+}
+
+func (s *server) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// Readiness is the response of GET /readyz.
+type Readiness struct {
+	Ready  bool   `json:"ready"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// notReady returns why the service cannot serve, or "".
+func (s *server) notReady(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := s.d.Store.Ping(ctx); err != nil {
+		return "database unreachable: " + err.Error()
+	}
+	if _, err := s.d.Store.CountSchedules(ctx); err != nil {
+		return "database not migrated (job_schedules unreadable): " + err.Error()
+	}
+	running, err := s.d.Engine.Running()
+	if !running {
+		return "engine loop is not running"
+	}
+	if err != nil {
+		return "engine loop is failing: " + err.Error()
+	}
+	return ""
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if reason := s.notReady(r.Context()); reason != "" {
+		writeJSON(w, http.StatusServiceUnavailable, Readiness{Ready: false, Reason: reason})
+		return
+	}
+	writeJSON(w, http.StatusOK, Readiness{Ready: true})
+}
+
+type scheduleRef struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	JobType   string     `json:"job_type"`
+	NextRunAt *time.Time `json:"next_run_at,omitempty"`
+	Error     string     `json:"error,omitempty"`
+}
+
+type runRef struct {
+	RunID        int64      `json:"run_id"`
+	ScheduleID   string     `json:"schedule_id"`
+	JobType      string     `json:"job_type"`
+	Kind         string     `json:"kind"`
+	ScheduledFor time.Time  `json:"scheduled_for"`
+	StartedAt    *time.Time `json:"started_at,omitempty"`
+	FinishedAt   *time.Time `json:"finished_at,omitempty"`
+	Owner        string     `json:"owner,omitempty"`
+	Error        string     `json:"error,omitempty"`
+}
+
+func runRefs(runs []store.Run) []runRef {
+	out := make([]runRef, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, runRef{RunID: r.ID, ScheduleID: r.JobID, JobType: r.JobType, Kind: r.Kind,
+			ScheduledFor: r.ScheduledFor, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Owner: r.LeaseOwner, Error: r.Error})
+	}
+	return out
+}
+
+func scheduleRefs(list []store.Schedule, withNext bool) []scheduleRef {
+	out := make([]scheduleRef, 0, len(list))
+	for _, sc := range list {
+		ref := scheduleRef{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Error: sc.LastError}
+		if withNext {
+			ref.NextRunAt, ref.Error = sc.NextRunAt, ""
+		}
+		out = append(out, ref)
+	}
+	return out
+}
+
+// status answers GET /status: the service, the engine, schedules, runs and
+// outbox from store.Stats, and the Deps.Status sections. When the store
+// cannot be read the answer is 503 with the sections that could be made.
+func (s *server) status(w http.ResponseWriter, r *http.Request) {
+	now := s.d.Now()
+	running, loopErr := s.d.Engine.Running()
+	eng := map[string]any{"running": running, "active_runs": s.d.Engine.Active()}
+	if loopErr != nil {
+		eng["error"] = loopErr.Error()
+	}
+	out := map[string]any{
+		"version":        s.d.Version,
+		"environment":    s.d.Environment,
+		"node_id":        s.d.Engine.NodeID(),
+		"started_at":     s.d.Started.UTC(),
+		"uptime_seconds": int64(now.Sub(s.d.Started).Seconds()),
+		"time":           now.UTC(),
+		"engine":         eng,
+	}
+	code := http.StatusOK
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	st, err := s.d.Store.Stats(ctx, now)
+	if err != nil {
+		s.log.Error("status: reading store stats failed", "err", err)
+		out["store_error"] = err.Error()
+		code = http.StatusServiceUnavailable
+	} else {
+		out["schedules"] = map[string]any{"total": st.Schedules, "enabled": st.Enabled, "invalid": scheduleRefs(st.Invalid, false)}
+		out["runs"] = map[string]any{"in_progress": len(st.Running), "running": runRefs(st.Running), "by_status": st.RunsByStatus}
+		out["next_fires"] = scheduleRefs(st.NextDue, true)
+		out["recent_failures"] = runRefs(st.RecentFailures)
+		out["missed_fires"] = st.MissedRecords
+		out["outbox"] = map[string]any{"by_status": st.OutboxByStatus, "oldest_pending_seconds": st.OldestPendingAge}
+	}
+	if s.d.Status != nil {
+		for k, v := range s.d.Status(ctx) {
+			cur, exists := out[k]
+			if !exists {
+				out[k] = v
+				continue
+			}
+			// Both sides are sections: merge, keeping the built-in values.
+			cm, ok1 := cur.(map[string]any)
+			vm, ok2 := v.(map[string]any)
+			if !ok1 || !ok2 {
+				s.log.Warn("status: extra section clashes with a built-in one; dropped", "section", k)
+				continue
+			}
+			merged := maps.Clone(vm)
+			maps.Copy(merged, cm)
+			out[k] = merged
+		}
+	}
+	writeJSON(w, code, out)
+}
+
+// ReloadResult is the response of POST /api/v1/reload.
+type ReloadResult struct {
+	Schedules int              `json:"schedules"`
+	Valid     int              `json:"valid"`
+	Invalid   int              `json:"invalid"`
+	Problems  []ScheduleReport `json:"problems"`
+}
+
+// ScheduleReport names an invalid schedule and why.
+type ScheduleReport struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Error string `json:"error"`
+}
+
+// reload validates every schedule, records the result as each schedule's
+// last_error (what /status lists as invalid) and wakes the engine.
+func (s *server) reload(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	res := ReloadResult{Problems: []ScheduleReport{}}
+	const page = 1000
+	for offset := 0; ; offset += page {
+		list, err := s.d.Store.ListSchedules(ctx, store.ScheduleFilter{Limit: page, Offset: offset})
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		for i := range list {
+			sc := &list[i]
+			res.Schedules++
+			msg := ""
+			if err := s.d.Engine.Validate(sc); err != nil {
+				msg = err.Error()
+				res.Invalid++
+				res.Problems = append(res.Problems, ScheduleReport{ID: sc.ID, Name: sc.Name, Error: cleanProblem(msg)})
+			} else {
+				res.Valid++
+			}
+			if msg != sc.LastError {
+				if err := s.d.Store.SetScheduleError(ctx, sc.ID, msg, s.d.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+					s.fail(w, r, fmt.Errorf("reload: %w", err))
+					return
+				}
+			}
+		}
+		if len(list) < page {
+			break
+		}
+	}
+	s.d.Engine.Wake()
+	s.log.Info("reload", "schedules", res.Schedules, "valid", res.Valid, "invalid", res.Invalid)
+	writeJSON(w, http.StatusOK, res)
+}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/atf/scheduler/internal/store"
+)
+
+// runStatuses are the values accepted by the status filter.
+var runStatuses = []string{store.StatusPending, store.StatusRunning, store.StatusCompleted, store.StatusFailed,
+	store.StatusCancelled, store.StatusSkipped, store.StatusMissed}
+
+// RunList is the response of GET /api/v1/runs (newest first).
+type RunList struct {
+	Runs   []store.Run `json:"runs"`
+	Limit  int         `json:"limit"`
+	Offset int         `json:"offset"`
+}
+
+// RunDetail is the response of GET /api/v1/runs/{id}: the run and its
+// failed attempts that were retried.
+type RunDetail struct {
+	store.Run
+	Attempts []store.Attempt `json:"attempts"`
+}
+
+func (s *server) listRuns(w http.ResponseWriter, r *http.Request) {
+	limit, offset, err := paging(r, 50)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := store.RunFilter{Limit: limit, Offset: offset}
+	q := r.URL.Query()
+	if v := q.Get("schedule_id"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || id < 1 {
+			s.fail(w, r, badRequest("schedule_id: %q is not a positive whole number", v))
+			return
+		}
+		f.ScheduleID = id
+	}
+	if v := q.Get("status"); v != "" {
+		if !slices.Contains(runStatuses, v) {
+			s.fail(w, r, badRequest("status: unknown run status %q (known: %s)", v, strings.Join(runStatuses, ", ")))
+			return
+		}
+		f.Status = v
+	}
+	runs, err := s.d.Store.ListRuns(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if runs == nil {
+		runs = []store.Run{}
+	}
+	writeJSON(w, http.StatusOK, RunList{Runs: runs, Limit: limit, Offset: offset})
+}
+
+func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	run, err := s.d.Store.GetRun(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	att, err := s.d.Store.ListAttempts(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if att == nil {
+		att = []store.Attempt{}
+	}
+	writeJSON(w, http.StatusOK, RunDetail{Run: *run, Attempts: att})
+}
