@@ -80,15 +80,15 @@ func TestScheduleCRUD(t *testing.T) {
 			return ids
 		}
 		for q, want := range map[string][]int64{
-			"":                           {a.ID, b.ID},
-			"?enabled=true":              {a.ID},
-			"?enabled=false":             {b.ID},
-			"?user_id=2":                 {b.ID},
-			"?job_type=script&limit=1":   {a.ID},
-			"?limit=1&offset=1":          {b.ID},
-			"?job_type=alert":            nil,
-			"?user_id=1&enabled=false":   nil,
-			"?offset=5":                  nil,
+			"":                         {a.ID, b.ID},
+			"?enabled=true":            {a.ID},
+			"?enabled=false":           {b.ID},
+			"?user_id=2":               {b.ID},
+			"?job_type=script&limit=1": {a.ID},
+			"?limit=1&offset=1":        {b.ID},
+			"?job_type=alert":          nil,
+			"?user_id=1&enabled=false": nil,
+			"?offset=5":                nil,
 		} {
 			if got := list(q); !slices.Equal(got, want) {
 				t.Errorf("list %q = %v, want %v", q, got, want)
