@@ -112,14 +112,16 @@ func (f *fixture) doAuth(method, path, body, token string) (int, []byte) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	// Errors are reported with Errorf so that do is usable from goroutines.
 	resp, err := f.srv.Client().Do(req)
 	if err != nil {
-		f.t.Fatal(err)
+		f.t.Errorf("%s %s: %v", method, path, err)
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		f.t.Fatal(err)
+		f.t.Errorf("%s %s: reading body: %v", method, path, err)
 	}
 	return resp.StatusCode, b
 }
