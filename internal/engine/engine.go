@@ -24,8 +24,6 @@ type Job struct {
 	Run store.Run
 	// Schedule is the schedule as it was when the run was created.
 	Schedule store.Snapshot
-	// State is the schedule's current state_json (alerts).
-	State json.RawMessage
 }
 
 // Outcome is what a successful (or failed) handler produced; it is written
@@ -572,11 +570,6 @@ func (e *Engine) backoff(job *Job, attempt int) time.Duration {
 func (e *Engine) loadJob(ctx context.Context, r store.Run) (*Job, error) {
 	job := &Job{Run: r}
 	if len(r.Snapshot) > 0 && json.Unmarshal(r.Snapshot, &job.Schedule) == nil && job.Schedule.JobType != "" {
-		if id, err := strconv.ParseInt(r.JobID, 10, 64); err == nil {
-			if sc, err := e.st.GetSchedule(ctx, id); err == nil {
-				job.State = sc.StateJSON
-			}
-		}
 		return job, nil
 	}
 	// A run inserted by another process (web UI) without a snapshot.
@@ -590,7 +583,6 @@ func (e *Engine) loadJob(ctx context.Context, r store.Run) (*Job, error) {
 	}
 	job.Schedule = store.Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
 		TaskParams: sc.TaskParams, Cron: sc.Cron, ExecutionTime: r.ScheduledFor, UserID: sc.UserID}
-	job.State = sc.StateJSON
 	return job, nil
 }
 

@@ -360,3 +360,7 @@ func (s *DB) columnExistsTx(ctx context.Context, q querier, table, col string) (
 	}
 	return n > 0, nil
 }
+
+// TimeArg converts t into a query argument for this database (fixed-width
+// UTC text on SQLite, timestamptz on PostgreSQL).
+func (s *DB) TimeArg(t time.Time) any { return s.ts(t) }

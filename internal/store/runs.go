@@ -17,7 +17,7 @@ const runCols = `id, job_type, job_id, COALESCE(user_id, 0), status, kind, sched
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var sched, enq, started, finished, after, lease nullTime
+	var sched, enq, started, finished, after, lease NullTime
 	var snap, res rawJSON
 	if err := sc.Scan(&r.ID, &r.JobType, &r.JobID, &r.UserID, &r.Status, &r.Kind, &sched, &enq, &started,
 		&finished, &snap, &res, &r.Error, &r.Attempt, &r.MaxAttempts, &r.Exclusive, &after, &r.LeaseOwner, &lease); err != nil {
@@ -103,16 +103,10 @@ func (s *DB) ClaimDue(ctx context.Context, now time.Time, limit int, plan Planne
 	return claimed, inserted, nil
 }
 
-// runningJobs returns the job ids among due that have an exclusive run running.
-func (s *DB) runningJobs(ctx context.Context, tx *sql.Tx, due []*Schedule) (map[string]bool, error) {
-	args := make([]any, len(due))
-	ph := make([]string, len(due))
-	for i, sc := range due {
-		args[i] = strconv.FormatInt(sc.ID, 10)
-		ph[i] = "$" + strconv.Itoa(i+1)
-	}
-	rows, err := s.query(ctx, tx, `SELECT DISTINCT job_id FROM job_schedule_runs
-		WHERE status = 'running' AND exclusive AND job_id IN (`+strings.Join(ph, ",")+`)`, args...)
+// runningJobs returns the job ids that have an exclusive run running (at
+// most the total number of workers, read from a partial index).
+func (s *DB) runningJobs(ctx context.Context, tx *sql.Tx, _ []*Schedule) (map[string]bool, error) {
+	rows, err := s.query(ctx, tx, `SELECT job_id FROM job_schedule_runs WHERE status = 'running' AND exclusive`)
 	if err != nil {
 		return nil, fmt.Errorf("select running jobs: %w", err)
 	}
@@ -130,39 +124,72 @@ func (s *DB) runningJobs(ctx context.Context, tx *sql.Tx, due []*Schedule) (map[
 
 const insertRunBatch = 500
 
-// insertRuns inserts runs in multi-row statements, ignoring duplicates of
-// (job_type, job_id, scheduled_for).
+// insertRuns inserts runs, ignoring duplicates of (job_type, job_id,
+// scheduled_for): multi-row statements on PostgreSQL (one round trip per
+// batch), one prepared statement per row on SQLite (in-process, where large
+// statements cost more to prepare than rows cost to step).
 func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun) (int, error) {
+	const cols = `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
+		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at) VALUES `
+	const conflict = ` ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`
+	row := func(r NewRun) ([]any, error) {
+		sc := r.Schedule
+		snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
+			TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
+		}
+		var finished any
+		if r.Status != StatusPending {
+			finished = s.ts(now)
+		}
+		return []any{sc.JobType, strconv.FormatInt(sc.ID, 10), sc.UserID, r.Status, r.Kind,
+			s.ts(r.ScheduledFor), s.ts(now), string(snap), jsonArg(r.Result), nullStr(r.Error), max(r.MaxAttempts, 1),
+			r.Exclusive, s.ts(r.ScheduledFor), finished}, nil
+	}
+	const ph = "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d)"
 	total := 0
+	if s.d.name == "sqlite" {
+		if len(runs) == 0 {
+			return 0, nil
+		}
+		stmt, err := tx.PrepareContext(ctx, cols+fmt.Sprintf(ph, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)+conflict)
+		if err != nil {
+			return 0, fmt.Errorf("insert runs: %w", err)
+		}
+		defer stmt.Close()
+		for _, r := range runs {
+			args, err := row(r)
+			if err != nil {
+				return 0, err
+			}
+			res, err := stmt.ExecContext(ctx, args...)
+			if err != nil {
+				return 0, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
+			}
+			n, _ := res.RowsAffected()
+			total += int(n)
+		}
+		return total, nil
+	}
 	for start := 0; start < len(runs); start += insertRunBatch {
 		end := min(start+insertRunBatch, len(runs))
 		var b strings.Builder
-		b.WriteString(`INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
-			enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at) VALUES `)
+		b.WriteString(cols)
 		args := make([]any, 0, (end-start)*14)
 		for i, r := range runs[start:end] {
 			if i > 0 {
 				b.WriteByte(',')
 			}
 			n := len(args)
-			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
-			sc := r.Schedule
-			snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
-				TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
+			fmt.Fprintf(&b, ph, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
+			a, err := row(r)
 			if err != nil {
-				return 0, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
+				return 0, err
 			}
-			var finished any
-			if r.Status != StatusPending {
-				finished = s.ts(now)
-			}
-			maxA := max(r.MaxAttempts, 1)
-			args = append(args, sc.JobType, strconv.FormatInt(sc.ID, 10), sc.UserID, r.Status, r.Kind,
-				s.ts(r.ScheduledFor), s.ts(now), string(snap), jsonArg(r.Result), nullStr(r.Error), maxA, r.Exclusive,
-				s.ts(r.ScheduledFor), finished)
+			args = append(args, a...)
 		}
-		b.WriteString(` ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`)
+		b.WriteString(conflict)
 		res, err := s.exec(ctx, tx, b.String(), args...)
 		if err != nil {
 			return 0, fmt.Errorf("insert runs: %w", err)
@@ -206,15 +233,40 @@ func (s *DB) advance(ctx context.Context, tx *sql.Tx, now time.Time, ids []int64
 		}
 		return nil
 	}
-	stmt, err := tx.PrepareContext(ctx, `UPDATE job_schedules SET next_run_at = $1, last_error = $2,
-		last_error_at = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END WHERE id = $4`)
-	if err != nil {
-		return fmt.Errorf("advance next_run_at: %w", err)
+	// SQLite: one statement per distinct (next, error); schedules claimed
+	// together usually share both.
+	type key struct {
+		next int64
+		has  bool
+		err  string
 	}
-	defer stmt.Close()
+	groups := map[key][]int64{}
+	var order []key
 	for i, id := range ids {
-		if _, err := stmt.ExecContext(ctx, s.tsp(nexts[i]), nullStr(errs[i]), s.ts(now), id); err != nil {
-			return fmt.Errorf("advance schedule %d: %w", id, err)
+		k := key{err: errs[i]}
+		if nexts[i] != nil {
+			k.next, k.has = nexts[i].UnixNano(), true
+		}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], id)
+	}
+	for _, k := range order {
+		var next any
+		if k.has {
+			next = s.ts(time.Unix(0, k.next))
+		}
+		members := groups[k]
+		args := []any{next, nullStr(k.err), s.ts(now)}
+		ph := make([]string, len(members))
+		for i, id := range members {
+			args = append(args, id)
+			ph[i] = "$" + strconv.Itoa(i+4)
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE job_schedules SET next_run_at = $1, last_error = $2,
+			last_error_at = CASE WHEN $2 IS NULL THEN NULL ELSE $3 END WHERE id IN (`+strings.Join(ph, ",")+`)`, args...); err != nil {
+			return fmt.Errorf("advance next_run_at: %w", err)
 		}
 	}
 	return nil
@@ -222,7 +274,7 @@ func (s *DB) advance(ctx context.Context, tx *sql.Tx, now time.Time, ids []int64
 
 // NextDue implements Store.
 func (s *DB) NextDue(ctx context.Context) (*time.Time, bool, error) {
-	var next nullTime
+	var next NullTime
 	var nulls int
 	err := s.queryRow(ctx, s.db, `SELECT (SELECT MIN(next_run_at) FROM job_schedules WHERE enabled),
 		(SELECT COUNT(*) FROM (SELECT 1 FROM job_schedules WHERE enabled AND next_run_at IS NULL LIMIT 1) x)`).Scan(&next, &nulls)
@@ -234,7 +286,7 @@ func (s *DB) NextDue(ctx context.Context) (*time.Time, bool, error) {
 
 // NextRunnable implements Store.
 func (s *DB) NextRunnable(ctx context.Context) (*time.Time, error) {
-	var next nullTime
+	var next NullTime
 	var nulls int
 	err := s.queryRow(ctx, s.db, `SELECT (SELECT MIN(run_after) FROM job_schedule_runs WHERE status = 'pending'),
 		(SELECT COUNT(*) FROM (SELECT 1 FROM job_schedule_runs WHERE status = 'pending' AND run_after IS NULL LIMIT 1) x)`).Scan(&next, &nulls)
@@ -311,15 +363,56 @@ func (s *DB) CompleteRuns(ctx context.Context, cs []Completion) error {
 		return nil
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var simple []*Completion
 		for i := range cs {
-			if err := s.complete(ctx, tx, &cs[i]); err != nil {
+			c := &cs[i]
+			if s.d.name == "postgres" && c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 {
+				simple = append(simple, c)
+				continue
+			}
+			if err := s.complete(ctx, tx, c); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.completeSimple(ctx, tx, simple)
 	})
 	if err != nil {
 		return fmt.Errorf("complete %d runs: %w", len(cs), err)
+	}
+	return nil
+}
+
+// completeSimple finishes runs that carry no state or notifications in one
+// statement (PostgreSQL): one round trip for the whole batch.
+func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) error {
+	if len(cs) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(cs))
+	owners := make([]string, len(cs))
+	statuses := make([]string, len(cs))
+	ats := make([]time.Time, len(cs))
+	results := make([]*string, len(cs))
+	errs := make([]*string, len(cs))
+	for i, c := range cs {
+		ids[i], owners[i], statuses[i], ats[i] = c.RunID, c.Owner, c.Status, c.At.UTC()
+		if len(c.Result) > 0 {
+			r := string(c.Result)
+			results[i] = &r
+		}
+		if c.Error != "" {
+			e := c.Error
+			errs[i] = &e
+		}
+	}
+	_, err := s.exec(ctx, tx, `UPDATE job_schedule_runs r SET status = v.status, finished_at = v.at,
+		result = v.result::jsonb, error = v.err, lease_owner = NULL, lease_expires_at = NULL
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
+			AS v(id, owner, status, at, result, err)
+		WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.owner`,
+		ids, owners, statuses, ats, results, errs)
+	if err != nil {
+		return fmt.Errorf("complete runs: %w", err)
 	}
 	return nil
 }
@@ -329,7 +422,7 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 	var err error
 	switch {
 	case c.Status == StatusPending && c.Retry:
-		var started nullTime
+		var started NullTime
 		var attempt int
 		err = s.queryRow(ctx, tx, `SELECT started_at, attempt FROM job_schedule_runs
 			WHERE id = $1 AND status = 'running' AND lease_owner = $2`, c.RunID, c.Owner).Scan(&started, &attempt)
@@ -481,7 +574,7 @@ func (s *DB) ListAttempts(ctx context.Context, runID int64) ([]Attempt, error) {
 	var out []Attempt
 	for rows.Next() {
 		var a Attempt
-		var st, fin nullTime
+		var st, fin NullTime
 		if err := rows.Scan(&a.RunID, &a.Attempt, &a.Owner, &st, &fin, &a.Error); err != nil {
 			return nil, err
 		}
@@ -556,7 +649,7 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
 		return nil, fmt.Errorf("stats counts: %w", err)
 	}
 	st.MissedRecords = st.RunsByStatus[StatusMissed]
-	var oldest nullTime
+	var oldest NullTime
 	if err := s.queryRow(ctx, s.db, `SELECT MIN(created_at) FROM notifications WHERE status IN ('pending', 'sending')`).Scan(&oldest); err != nil {
 		return nil, fmt.Errorf("stats outbox: %w", err)
 	}

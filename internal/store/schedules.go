@@ -14,7 +14,7 @@ const scheduleCols = `id, user_id, name, job_type, COALESCE(target, ''), task_pa
 
 func scanSchedule(sc interface{ Scan(...any) error }) (*Schedule, error) {
 	var s Schedule
-	var next, created, updated nullTime
+	var next, created, updated NullTime
 	var params, state rawJSON
 	if err := sc.Scan(&s.ID, &s.UserID, &s.Name, &s.JobType, &s.Target, &params, &s.Cron, &s.Timezone,
 		&s.Enabled, &next, &created, &updated, &state, &s.LastError); err != nil {

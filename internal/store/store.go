@@ -257,14 +257,14 @@ type Store interface {
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
 }
 
-// nullTime scans a timestamp from either driver (time.Time, or SQLite text).
-type nullTime struct {
+// NullTime scans a timestamp from either driver (time.Time, or SQLite text).
+type NullTime struct {
 	T     time.Time
 	Valid bool
 }
 
 // Scan implements sql.Scanner.
-func (n *nullTime) Scan(v any) error {
+func (n *NullTime) Scan(v any) error {
 	switch x := v.(type) {
 	case nil:
 		n.Valid = false
@@ -295,7 +295,7 @@ var timeLayouts = []string{
 	"2006-01-02",
 }
 
-func (n *nullTime) parse(s string) error {
+func (n *NullTime) parse(s string) error {
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			n.T, n.Valid = t.UTC(), true
@@ -305,7 +305,7 @@ func (n *nullTime) parse(s string) error {
 	return fmt.Errorf("timestamp: cannot parse %q", s)
 }
 
-func (n nullTime) ptr() *time.Time {
+func (n NullTime) ptr() *time.Time {
 	if !n.Valid {
 		return nil
 	}

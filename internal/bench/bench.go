@@ -1,0 +1,242 @@
+// Package bench measures the scheduler's capacity: it loads no-op schedules
+// into a scratch database, runs the real engine and reports fires per
+// second, scheduling lag and peak memory.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/atf/scheduler/internal/cronexpr"
+	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/store"
+)
+
+// JobType is the job type of the bench's no-op schedules; their names
+// start with NamePrefix so a scratch database can be recognised.
+const (
+	JobType    = "notification"
+	NamePrefix = "bench-"
+)
+
+// Options describe one measurement.
+type Options struct {
+	// Schedules is the number of no-op schedules to load.
+	Schedules int
+	// Cron is their expression (e.g. "* * * * * *").
+	Cron string
+	// For is how long the engine runs.
+	For time.Duration
+	// Engines is the number of engine instances (PostgreSQL only).
+	Engines int
+	// Workers per engine (default 1000).
+	Workers int
+	// Open opens an extra store for each additional engine.
+	Open func() (store.Store, error)
+}
+
+// Report is the outcome of a measurement.
+type Report struct {
+	Schedules   int     `json:"schedules"`
+	Cron        string  `json:"cron"`
+	Dialect     string  `json:"dialect"`
+	Seconds     float64 `json:"seconds"`
+	Fires       int     `json:"fires"`
+	FiresPerSec float64 `json:"fires_per_second"`
+	LagP50      float64 `json:"lag_p50_ms"`
+	LagP99      float64 `json:"lag_p99_ms"`
+	LagMax      float64 `json:"lag_max_ms"`
+	PeakRSSMB   float64 `json:"peak_rss_mb"`
+	HeapMB      float64 `json:"peak_heap_mb"`
+	Handled     int64   `json:"handled"`
+	// ByStatus counts the bench runs by status when the engines stopped.
+	ByStatus map[string]int `json:"runs_by_status"`
+}
+
+// String formats the report for people.
+func (r Report) String() string {
+	return fmt.Sprintf("%s: %d schedules (%s) for %.0f s: %d fires started, %.0f fires/s, lag p50 %.0f ms p99 %.0f ms max %.0f ms, peak RSS %.0f MB (heap %.0f MB), runs at stop %v",
+		r.Dialect, r.Schedules, r.Cron, r.Seconds, r.Fires, r.FiresPerSec, r.LagP50, r.LagP99, r.LagMax, r.PeakRSSMB, r.HeapMB, r.ByStatus)
+}
+
+// noop is the bench job: it only counts.
+type noop struct{ n *atomic.Int64 }
+
+func (h noop) Validate(json.RawMessage) error { return nil }
+func (h noop) Handle(context.Context, *engine.Job) (*engine.Outcome, error) {
+	h.n.Add(1)
+	return nil, nil
+}
+
+// ErrNotScratch is returned when the database holds real schedules.
+var ErrNotScratch = errors.New("database holds schedules that the bench did not create; use a scratch database")
+
+// Load inserts n bench schedules (after checking the database is scratch)
+// with next_run_at set to their first fire after now.
+func Load(ctx context.Context, db *store.DB, n int, cron string) error {
+	var real int
+	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM job_schedules WHERE name NOT LIKE 'bench-%'`).Scan(&real); err != nil {
+		return fmt.Errorf("check scratch database: %w", err)
+	}
+	if real > 0 {
+		return fmt.Errorf("%w (%d found)", ErrNotScratch, real)
+	}
+	sched, err := cronexpr.Parse(cron, time.UTC)
+	if err != nil {
+		return fmt.Errorf("--cron: %w", err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedule_runs WHERE job_type = $1`, JobType); err != nil {
+		return fmt.Errorf("clear old bench runs: %w", err)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedules WHERE name LIKE 'bench-%'`); err != nil {
+		return fmt.Errorf("clear old bench schedules: %w", err)
+	}
+	first := sched.Next(time.Now().Add(2 * time.Second))
+	ts := db.TimeArg(first)
+	const batch = 1000
+	for start := 0; start < n; start += batch {
+		end := min(start+batch, n)
+		var b strings.Builder
+		b.WriteString(`INSERT INTO job_schedules (user_id, name, job_type, target, task_params, cron, enabled, next_run_at) VALUES `)
+		args := []any{cron, ts}
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "(1, '%s%d', '%s', 'bench', '{}', $1, TRUE, $2)", NamePrefix, i, JobType)
+		}
+		if _, err := db.SQL().ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("insert bench schedules: %w", err)
+		}
+	}
+	return nil
+}
+
+// Run loads the schedules, runs the engine(s) for o.For and measures.
+func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
+	if o.Workers <= 0 {
+		o.Workers = 1000
+	}
+	if o.Engines <= 0 {
+		o.Engines = 1
+	}
+	if err := Load(ctx, db, o.Schedules, o.Cron); err != nil {
+		return Report{}, err
+	}
+	var handled atomic.Int64
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if os.Getenv("BENCH_LOG") != "" {
+		quiet = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{}, o.Engines)
+	for i := range o.Engines {
+		st := store.Store(db)
+		if i > 0 {
+			var err error
+			if st, err = o.Open(); err != nil {
+				cancel()
+				return Report{}, err
+			}
+		}
+		e := engine.New(st, map[string]engine.Handler{JobType: noop{&handled}}, engine.Options{
+			NodeID: "bench-" + strconv.Itoa(i), Workers: o.Workers, Logger: quiet, RetryCount: 0,
+			PollInterval: time.Second, ShutdownGrace: 5 * time.Second})
+		go func() { _ = e.Run(runCtx); done <- struct{}{} }()
+	}
+	var peakHeap uint64
+	start := time.Now()
+	tick := time.NewTicker(100 * time.Millisecond)
+	for time.Since(start) < o.For {
+		<-tick.C
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peakHeap = max(peakHeap, ms.HeapInuse)
+	}
+	tick.Stop()
+	end := time.Now()
+	cancel()
+	for range o.Engines {
+		<-done
+	}
+	r := Report{Schedules: o.Schedules, Cron: o.Cron, Dialect: db.Dialect(), Seconds: end.Sub(start).Seconds(),
+		Handled: handled.Load(), HeapMB: float64(peakHeap) / (1 << 20), PeakRSSMB: peakRSS()}
+	r.ByStatus = map[string]int{}
+	rows, err := db.SQL().QueryContext(ctx, `SELECT status, COUNT(*) FROM job_schedule_runs WHERE job_type = $1 GROUP BY status`, JobType)
+	if err != nil {
+		return r, fmt.Errorf("count runs: %w", err)
+	}
+	for rows.Next() {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
+			rows.Close()
+			return r, err
+		}
+		r.ByStatus[st] = n
+	}
+	rows.Close()
+	lags, err := lagsBetween(ctx, db, start, end)
+	if err != nil {
+		return r, err
+	}
+	r.Fires = len(lags)
+	r.FiresPerSec = float64(len(lags)) / r.Seconds
+	if len(lags) > 0 {
+		slices.Sort(lags)
+		r.LagP50 = lags[len(lags)/2]
+		r.LagP99 = lags[min(len(lags)-1, len(lags)*99/100)]
+		r.LagMax = lags[len(lags)-1]
+	}
+	return r, nil
+}
+
+// lagsBetween returns started_at − scheduled_for (ms) of bench runs
+// scheduled inside [from, to) that started.
+func lagsBetween(ctx context.Context, db *store.DB, from, to time.Time) ([]float64, error) {
+	runs, err := db.SQL().QueryContext(ctx, `SELECT scheduled_for, started_at FROM job_schedule_runs
+		WHERE job_type = $1 AND started_at IS NOT NULL AND scheduled_for >= $2 AND scheduled_for < $3`,
+		JobType, db.TimeArg(from), db.TimeArg(to))
+	if err != nil {
+		return nil, fmt.Errorf("read lags: %w", err)
+	}
+	defer runs.Close()
+	var out []float64
+	for runs.Next() {
+		var s, st store.NullTime
+		if err := runs.Scan(&s, &st); err != nil {
+			return nil, err
+		}
+		out = append(out, float64(st.T.Sub(s.T).Microseconds())/1000)
+	}
+	return out, runs.Err()
+}
+
+// peakRSS returns the process's peak resident set size in MB (Linux).
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
