@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -34,7 +35,7 @@ type Outcome struct {
 	// State, when non-nil, replaces the schedule's state_json.
 	State json.RawMessage
 	// Notifications go to the outbox in the same transaction.
-	Notifications []store.OutboxRow
+	Notifications []notify.Notification
 }
 
 // Handler executes one job type.

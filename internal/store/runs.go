@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/atf/scheduler/internal/notify"
 )
 
 const runCols = `id, job_type, job_id, COALESCE(user_id, 0), status, kind, scheduled_for, enqueued_at, started_at,
@@ -466,26 +468,42 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 }
 
 // insertOutbox inserts notifications; a repeated idempotency key is ignored.
-func (s *DB) insertOutbox(ctx context.Context, tx querier, ns []OutboxRow) error {
+func (s *DB) insertOutbox(ctx context.Context, tx querier, ns []notify.Notification) error {
 	for _, n := range ns {
 		status := n.Status
 		if status == "" {
-			status = "pending"
+			status = notify.StatusPending
 		}
 		prio := n.Priority
 		if prio == "" {
-			prio = "NORMAL"
+			prio = notify.PriorityNormal
+		}
+		typ := n.Type
+		if typ == "" {
+			typ = notify.TypeAlert
 		}
 		at := n.CreatedAt
 		if at.IsZero() {
 			at = time.Now()
 		}
-		if _, err := s.exec(ctx, tx, `INSERT INTO notifications (idempotency_key, channel, recipient, title, body, data,
-			priority, status, last_error, run_id, schedule_id, user_id, created_at, updated_at, next_attempt_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $13)
+		next := n.NextAttemptAt
+		if next.IsZero() {
+			next = at
+		}
+		var data any
+		if n.Data != nil {
+			b, err := json.Marshal(n.Data)
+			if err != nil {
+				return fmt.Errorf("notification %s data: %w", n.IdempotencyKey, err)
+			}
+			data = string(b)
+		}
+		if _, err := s.exec(ctx, tx, `INSERT INTO notifications (idempotency_key, channel, recipient, notification_type,
+			title, body, data, priority, status, last_error, run_id, schedule_id, user_id, created_at, updated_at, next_attempt_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
 			ON CONFLICT (idempotency_key) DO NOTHING`,
-			n.IdempotencyKey, n.Channel, n.Recipient, n.Title, n.Body, jsonArg(n.Data), prio, status,
-			nullStr(n.LastError), n.RunID, n.ScheduleID, n.UserID, s.ts(at)); err != nil {
+			n.IdempotencyKey, n.Channel, n.Recipient, typ, n.Title, n.Body, data, string(prio), string(status),
+			nullStr(n.LastError), n.RunID, n.ScheduleID, n.UserID, s.ts(at), s.ts(next)); err != nil {
 			return fmt.Errorf("insert notification %s: %w", n.IdempotencyKey, err)
 		}
 	}

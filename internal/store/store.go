@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/atf/scheduler/internal/notify"
 )
 
 // Job types accepted by the job_schedules CHECK constraint.
@@ -147,24 +149,7 @@ type Completion struct {
 	ScheduleID int64
 	State      json.RawMessage
 	// Notifications are inserted into the outbox in the same transaction.
-	Notifications []OutboxRow
-}
-
-// OutboxRow is one notification to insert into the outbox.
-type OutboxRow struct {
-	IdempotencyKey string
-	Channel        string
-	Recipient      string
-	Title          string
-	Body           string
-	Data           json.RawMessage
-	Priority       string
-	Status         string // pending, dead or suppressed
-	LastError      string
-	RunID          int64
-	ScheduleID     int64
-	UserID         int64
-	CreatedAt      time.Time
+	Notifications []notify.Notification
 }
 
 // ScheduleFilter selects schedules for listing.

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS notifications (
     idempotency_key TEXT NOT NULL UNIQUE,
     channel         TEXT NOT NULL,
     recipient       TEXT NOT NULL DEFAULT '',
+    notification_type TEXT NOT NULL DEFAULT 'ALERT',
     title           TEXT NOT NULL DEFAULT '',
     body            TEXT NOT NULL DEFAULT '',
     data            JSON,
