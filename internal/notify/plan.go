@@ -17,6 +17,7 @@ import (
 type Contact struct {
 	TelegramChatID string
 	Email          string
+	WebhookURL     string
 }
 
 // Directory finds a user's contact. The store implements it on the old
@@ -56,8 +57,8 @@ func (c DirectoryChain) Lookup(ctx context.Context, userID int64) (Contact, erro
 		if out.Email == "" {
 			out.Email = ct.Email
 		}
-		if out.TelegramChatID != "" && out.Email != "" {
-			break
+		if out.WebhookURL == "" {
+			out.WebhookURL = ct.WebhookURL
 		}
 	}
 	return out, nil
@@ -270,10 +271,17 @@ func (p *Planner) resolve(ch string, r Request, user int64, lookup func() (Conta
 	case ChannelWebhook:
 		u := r.WebhookURL
 		if u == "" {
+			c, err := lookup()
+			if err != nil {
+				return "", "", err
+			}
+			u = c.WebhookURL
+		}
+		if u == "" {
 			u = p.Options.DefaultWebhookURL
 		}
 		if u == "" {
-			return "", "no webhook URL: set notify.webhook_url or NOTIFICATION_WEBHOOK_URL", nil
+			return "", fmt.Sprintf("no webhook URL for user %d: set notify.webhook_url, the user's webhook URL, or NOTIFICATION_WEBHOOK_URL", user), nil
 		}
 		if err := checkHTTPURL(u); err != nil {
 			return "", fmt.Sprintf("notify.webhook_url: %v", err), nil
