@@ -24,6 +24,10 @@ type app struct {
 	log      *slog.Logger
 	db       *store.DB
 	handlers map[string]engine.Handler
+	// status holds extra /status sections by name (outbox, providers).
+	status map[string]func(context.Context) any
+	// observer receives engine metrics (nil in one-shot commands).
+	observer engine.Observer
 }
 
 // newLogger returns a JSON logger in production and a text logger otherwise.
@@ -99,7 +103,7 @@ func (a *app) engineOptions() engine.Options {
 	return engine.Options{NodeID: c.NodeID, Workers: c.MaxWorkers, JobTimeout: c.JobTimeout,
 		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
 		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
-		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log}
+		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer}
 }
 
 // engine returns an engine over the app's store (also used by CLI commands

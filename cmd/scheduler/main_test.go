@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -64,8 +69,8 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 
 	cmd := exec.Command(binary, "start")
 	cmd.Dir, cmd.Env = dir, testEnv(dir)
-	var logs strings.Builder
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -85,6 +90,22 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 			t.Fatalf("no 3 completed runs within 20 s; logs:\n%s", logs.String())
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	// The HTTP API answers on the address it logged.
+	addr := regexp.MustCompile(`HTTP API listening"? addr=(\S+)`).FindStringSubmatch(logs.String())
+	if addr == nil {
+		t.Fatalf("no HTTP address in logs:\n%s", logs.String())
+	}
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": `"ready": true`, "/metrics": "scheduler_runs_total"} {
+		resp, err := http.Get("http://" + addr[1] + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s = %d %.300s; want 200 containing %q", path, resp.StatusCode, body, want)
+		}
 	}
 	// A second service on the same SQLite file is refused clearly.
 	second := exec.Command(binary, "start")
@@ -145,4 +166,22 @@ func TestValidateReportsBadSchedule(t *testing.T) {
 	if !strings.Contains(string(out), "day-of-week: 8 out of range 0-7") {
 		t.Fatalf("validate output lacks the cron problem:\n%s", out)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the process-output goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

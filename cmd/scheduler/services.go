@@ -2,14 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
 
+	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/metrics"
 )
 
 // services are the parts of a running service besides the engine (HTTP API,
 // notification dispatcher).
 type services struct {
 	stops []func()
+	// addr is where the HTTP API listens ("" when disabled).
+	addr string
 }
 
 func (s *services) stop() {
@@ -18,7 +27,44 @@ func (s *services) stop() {
 	}
 }
 
-// startServices starts the HTTP API and the notification dispatcher.
-func startServices(ctx context.Context, a *app, e *engine.Engine) (*services, error) {
-	return &services{}, nil
+// startServices starts the HTTP API (unless HTTP_ADDR=off).
+func startServices(ctx context.Context, a *app, e *engine.Engine, m *metrics.Metrics) (*services, error) {
+	s := &services{}
+	if a.cfg.HTTPAddr == "off" {
+		return s, nil
+	}
+	if err := api.CheckListen(a.cfg.HTTPAddr, a.cfg.APIToken); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	h := api.New(api.Deps{Store: a.db, Engine: e, Token: a.cfg.APIToken, Version: version,
+		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
+		RetryCount: a.cfg.RetryCount, Status: a.statusSections})
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	srv := api.NewServer(a.cfg.HTTPAddr, h)
+	s.addr = ln.Addr().String()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.log.Error("HTTP API stopped", "err", err)
+		}
+	}()
+	a.log.Info("HTTP API listening", "addr", s.addr)
+	s.stops = append(s.stops, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	})
+	return s, nil
+}
+
+// statusSections adds the parts of /status the API does not know about.
+func (a *app) statusSections(ctx context.Context) map[string]any {
+	out := map[string]any{"database": a.db.Dialect()}
+	for name, f := range a.status {
+		out[name] = f(ctx)
+	}
+	return out
 }

@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/atf/scheduler/internal/metrics"
 	"github.com/spf13/cobra"
 )
 
@@ -41,6 +43,9 @@ func runStart(parent context.Context) error {
 		}
 		defer unlock()
 	}
+	m := metrics.New(metrics.Options{Version: version, Environment: a.cfg.TradingEnv})
+	m.Registry().MustRegister(metrics.NewStoreCollector(a.db, time.Now, a.log))
+	a.observer = m
 	e := a.engine()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -55,7 +60,7 @@ func runStart(parent context.Context) error {
 			a.log.Info("reloaded schedules (SIGHUP)", "valid", valid, "invalid", len(invalid))
 		}
 	}()
-	srv, err := startServices(ctx, a, e)
+	srv, err := startServices(ctx, a, e, m)
 	if err != nil {
 		return err
 	}
