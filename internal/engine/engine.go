@@ -76,6 +76,10 @@ type Options struct {
 	Location *time.Location
 	// ClaimBatch is the number of schedules claimed per transaction (1000).
 	ClaimBatch int
+	// ClaimAhead is how far ahead of their instant fires are claimed (1 s):
+	// the run rows wait with run_after = the instant, so the claim's own
+	// time never delays a start.
+	ClaimAhead time.Duration
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Logger (slog.Default()).
@@ -137,6 +141,9 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	}
 	if o.ClaimBatch <= 0 {
 		o.ClaimBatch = 1000
+	}
+	if o.ClaimAhead <= 0 {
+		o.ClaimAhead = time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -294,7 +301,8 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		now := e.o.Now()
-		claimed, inserted, err := e.st.ClaimDue(ctx, now, e.o.ClaimBatch, e.planner(now))
+		horizon := now.Add(e.o.ClaimAhead)
+		claimed, inserted, err := e.st.ClaimDue(ctx, horizon, e.o.ClaimBatch, e.planner(now, horizon))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -321,7 +329,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		case hasNull:
 			wait = 0
 		case next != nil:
-			wait = min(wait, next.Sub(e.o.Now()))
+			wait = min(wait, next.Sub(e.o.Now())-e.o.ClaimAhead)
 		}
 		if wait > 0 && !sleep(ctx, wait, e.wakeClaim) {
 			return

@@ -88,9 +88,10 @@ func Compile(s *store.Schedule, loc *time.Location, handlers map[string]Handler)
 	return sched, ParseJobOptions(s.TaskParams), nil
 }
 
-// planner applies the misfire policy to each due schedule.
-func (e *Engine) planner(now time.Time) store.Planner {
-	return func(s *store.Schedule, running bool) store.Fire {
+// planner applies the misfire policy to each schedule due by horizon
+// (now plus the claim-ahead time).
+func (e *Engine) planner(now, horizon time.Time) store.Planner {
+	return func(s *store.Schedule) store.Fire {
 		sched, opts, err := e.compile(s)
 		if err != nil {
 			recheck := now.Add(invalidRecheck)
@@ -99,7 +100,7 @@ func (e *Engine) planner(now time.Time) store.Planner {
 			}
 			return store.Fire{Next: &recheck, Error: err.Error()}
 		}
-		f := e.plan(s, sched, opts, running, now)
+		f := e.plan(s, sched, opts, now, horizon)
 		if e.o.Observer != nil {
 			var p, sk, m int
 			for _, r := range f.Runs {
@@ -126,11 +127,11 @@ func (e *Engine) planner(now time.Time) store.Planner {
 //     coalescing is off;
 //   - older instants are not run; one "missed" record covers the span.
 //
-// A fire while an exclusive run of the schedule is running is recorded as
-// skipped.
-func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptions, running bool, now time.Time) store.Fire {
+// Instants up to horizon are claimed ahead: their runs wait for run_after =
+// the instant, so claiming never adds to the scheduling lag.
+func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptions, now, horizon time.Time) store.Fire {
 	f := store.Fire{}
-	next := sched.Next(now)
+	next := sched.Next(horizon)
 	if !next.IsZero() {
 		f.Next = &next
 	}
@@ -161,11 +162,11 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 		e.log.Warn("missed fires not run", "schedule_id", s.ID, "count", n, "from", first, "to", last)
 	}
 	var late []time.Time
-	for !t.IsZero() && !t.After(now) {
+	for !t.IsZero() && !t.After(horizon) {
 		if now.Sub(t) > e.o.MisfireThreshold {
 			late = append(late, t)
 		} else {
-			f.Runs = append(f.Runs, e.fire(store.KindCron, t, running, exclusive, maxAttempts))
+			f.Runs = append(f.Runs, e.fire(store.KindCron, t, exclusive, maxAttempts))
 		}
 		t = sched.Next(t)
 		if len(late)+len(f.Runs) > maxEnumerate {
@@ -174,7 +175,7 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 	}
 	if len(late) > 0 {
 		if e.o.Coalesce {
-			r := e.fire(store.KindCoalesced, late[len(late)-1], running, exclusive, maxAttempts)
+			r := e.fire(store.KindCoalesced, late[len(late)-1], exclusive, maxAttempts)
 			if len(late) > 1 {
 				e.log.Info("coalesced missed fires into one run", "schedule_id", s.ID, "count", len(late))
 			}
@@ -182,7 +183,7 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 		} else {
 			var rs []store.NewRun
 			for _, lt := range late {
-				rs = append(rs, e.fire(store.KindCron, lt, running, exclusive, maxAttempts))
+				rs = append(rs, e.fire(store.KindCron, lt, exclusive, maxAttempts))
 			}
 			f.Runs = append(rs, f.Runs...)
 		}
@@ -190,11 +191,6 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 	return f
 }
 
-func (e *Engine) fire(kind string, at time.Time, running, exclusive bool, maxAttempts int) store.NewRun {
-	r := store.NewRun{Status: store.StatusPending, Kind: kind, ScheduledFor: at, Exclusive: exclusive, MaxAttempts: maxAttempts}
-	if running && exclusive {
-		r.Status = store.StatusSkipped
-		r.Error = "skipped: the previous run of this schedule was still running"
-	}
-	return r
+func (e *Engine) fire(kind string, at time.Time, exclusive bool, maxAttempts int) store.NewRun {
+	return store.NewRun{Status: store.StatusPending, Kind: kind, ScheduledFor: at, Exclusive: exclusive, MaxAttempts: maxAttempts}
 }

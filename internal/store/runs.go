@@ -48,11 +48,12 @@ func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
 }
 
 // ClaimDue implements Store.
-func (s *DB) ClaimDue(ctx context.Context, now time.Time, limit int, plan Planner) (claimed, inserted int, err error) {
+func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed, inserted int, err error) {
+	now := time.Now()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := s.query(ctx, tx, `SELECT `+scheduleCols+` FROM job_schedules
 			WHERE enabled AND (next_run_at IS NULL OR next_run_at <= $1)
-			ORDER BY next_run_at NULLS FIRST, id LIMIT $2`+s.d.lock, s.ts(now), limit)
+			ORDER BY next_run_at NULLS FIRST, id LIMIT $2`+s.d.lock, s.ts(until), limit)
 		if err != nil {
 			return fmt.Errorf("select due schedules: %w", err)
 		}
@@ -73,16 +74,12 @@ func (s *DB) ClaimDue(ctx context.Context, now time.Time, limit int, plan Planne
 		if claimed == 0 {
 			return nil
 		}
-		running, err := s.runningJobs(ctx, tx, due)
-		if err != nil {
-			return err
-		}
 		var newRuns []NewRun
 		ids := make([]int64, 0, len(due))
 		nexts := make([]*time.Time, 0, len(due))
 		errs := make([]string, 0, len(due))
 		for _, sc := range due {
-			f := plan(sc, running[strconv.FormatInt(sc.ID, 10)])
+			f := plan(sc)
 			for _, r := range f.Runs {
 				r.Schedule = sc
 				newRuns = append(newRuns, r)
@@ -104,27 +101,6 @@ func (s *DB) ClaimDue(ctx context.Context, now time.Time, limit int, plan Planne
 	}
 	return claimed, inserted, nil
 }
-
-// runningJobs returns the job ids that have an exclusive run running (at
-// most the total number of workers, read from a partial index).
-func (s *DB) runningJobs(ctx context.Context, tx *sql.Tx, _ []*Schedule) (map[string]bool, error) {
-	rows, err := s.query(ctx, tx, `SELECT job_id FROM job_schedule_runs WHERE status = 'running' AND exclusive`)
-	if err != nil {
-		return nil, fmt.Errorf("select running jobs: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
-}
-
-const insertRunBatch = 500
 
 // insertRuns inserts runs, ignoring duplicates of (job_type, job_id,
 // scheduled_for): multi-row statements on PostgreSQL (one round trip per
@@ -150,8 +126,8 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 			r.Exclusive, s.ts(r.ScheduledFor), finished}, nil
 	}
 	const ph = "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d)"
-	total := 0
 	if s.d.name == "sqlite" {
+		total := 0
 		if len(runs) == 0 {
 			return 0, nil
 		}
@@ -174,32 +150,49 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 		}
 		return total, nil
 	}
-	for start := 0; start < len(runs); start += insertRunBatch {
-		end := min(start+insertRunBatch, len(runs))
-		var b strings.Builder
-		b.WriteString(cols)
-		args := make([]any, 0, (end-start)*14)
-		for i, r := range runs[start:end] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			n := len(args)
-			fmt.Fprintf(&b, ph, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12, n+13, n+14)
-			a, err := row(r)
-			if err != nil {
-				return 0, err
-			}
-			args = append(args, a...)
-		}
-		b.WriteString(conflict)
-		res, err := s.exec(ctx, tx, b.String(), args...)
+	// PostgreSQL: one statement with one array per column, whatever the count.
+	n := len(runs)
+	jobTypes, jobIDs, statuses, kinds, snaps := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	userIDs, maxAtt := make([]int64, n), make([]int32, n)
+	sched, finished := make([]time.Time, n), make([]*time.Time, n)
+	results, errs := make([]*string, n), make([]*string, n)
+	excl := make([]bool, n)
+	for i, r := range runs {
+		sc := r.Schedule
+		snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
+			TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
 		if err != nil {
-			return 0, fmt.Errorf("insert runs: %w", err)
+			return 0, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
 		}
-		n, _ := res.RowsAffected()
-		total += int(n)
+		jobTypes[i], jobIDs[i], statuses[i], kinds[i], snaps[i] = sc.JobType, strconv.FormatInt(sc.ID, 10), r.Status, r.Kind, string(snap)
+		userIDs[i], maxAtt[i], sched[i], excl[i] = sc.UserID, int32(max(r.MaxAttempts, 1)), r.ScheduledFor.UTC(), r.Exclusive
+		if r.Status != StatusPending {
+			t := now.UTC()
+			finished[i] = &t
+		}
+		if len(r.Result) > 0 {
+			v := string(r.Result)
+			results[i] = &v
+		}
+		if r.Error != "" {
+			v := r.Error
+			errs[i] = &v
+		}
 	}
-	return total, nil
+	res, err := s.exec(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
+		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at)
+		SELECT v.job_type, v.job_id, v.user_id, v.status, v.kind, v.at, $12, v.snap::jsonb, v.result::jsonb, v.err, 1,
+			v.max_att, v.excl, v.at, v.fin
+		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[])
+			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin)
+		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`,
+		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished)
+	if err != nil {
+		return 0, fmt.Errorf("insert runs: %w", err)
+	}
+	affected, _ := res.RowsAffected()
+	return int(affected), nil
 }
 
 // validJSON returns b when it is valid JSON, else b as a JSON string, so a
@@ -309,6 +302,14 @@ func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit i
 	}
 	var out []Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// Fires that came while the previous run is still going: skipped.
+		if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
+			error = 'skipped: the previous run of this schedule was still running'
+			WHERE status = 'pending' AND run_after <= $1 AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
+			AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE r2.job_type = job_schedule_runs.job_type
+				AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, s.ts(now)); err != nil {
+			return fmt.Errorf("skip overlapping fires: %w", err)
+		}
 		var err error
 		out, err = collectRuns(s.query(ctx, tx, `WITH cand AS (
 				SELECT id, job_id, exclusive, run_after FROM job_schedule_runs

@@ -127,8 +127,8 @@ type Fire struct {
 }
 
 // Planner decides, inside the claim transaction, what to do with each due
-// schedule. running reports whether an exclusive run of it is running now.
-type Planner func(s *Schedule, running bool) Fire
+// schedule.
+type Planner func(s *Schedule) Fire
 
 // Completion is the outcome of one run, written by CompleteRuns.
 type Completion struct {
@@ -211,18 +211,20 @@ type Store interface {
 	CountSchedules(ctx context.Context) (int, error)
 
 	// ClaimDue locks up to limit enabled schedules whose next_run_at is NULL
-	// or <= now, asks plan what to do with each, inserts the runs (a
+	// or <= until, asks plan what to do with each, inserts the runs (a
 	// duplicate (job_type, job_id, scheduled_for) is ignored) and moves
 	// next_run_at, all in one transaction. It returns the number of
 	// schedules claimed and of pending runs inserted.
-	ClaimDue(ctx context.Context, now time.Time, limit int, plan Planner) (claimed, inserted int, err error)
+	ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed, inserted int, err error)
 	// NextDue returns the earliest next_run_at of an enabled schedule, and
 	// whether any enabled schedule has a NULL next_run_at.
 	NextDue(ctx context.Context) (next *time.Time, hasNull bool, err error)
 	// NextRunnable returns the earliest time a pending run may start.
 	NextRunnable(ctx context.Context) (*time.Time, error)
 	// ClaimRuns marks up to limit runnable pending runs as running with a
-	// lease for owner, never two exclusive runs of one schedule.
+	// lease for owner, never two exclusive runs of one schedule. A due cron
+	// fire of a schedule whose previous exclusive run is still running is
+	// recorded as skipped instead (retries and manual runs wait).
 	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error)
 	// ClaimRun claims one specific pending run (manual trigger); it returns
 	// ErrNotFound when the run is not pending or is taken.

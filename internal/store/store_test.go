@@ -32,7 +32,7 @@ func TestRawSQLInsertIsClaimed(t *testing.T) {
 		}
 		now := time.Date(2026, 1, 1, 10, 30, 0, 0, time.UTC)
 		want := now.Add(30 * time.Minute)
-		claimed, _, err := db.ClaimDue(ctx, now, 10, func(s *store.Schedule, running bool) store.Fire {
+		claimed, _, err := db.ClaimDue(ctx, now, 10, func(s *store.Schedule) store.Fire {
 			if s.NextRunAt != nil || s.Name != "vix" || string(s.TaskParams) == "" {
 				t.Errorf("claimed %+v", s)
 			}
@@ -56,7 +56,7 @@ func TestClaimInsertsRunsOnceAndClaimsThem(t *testing.T) {
 			t.Fatal(err)
 		}
 		at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
-		plan := func(s *store.Schedule, running bool) store.Fire {
+		plan := func(s *store.Schedule) store.Fire {
 			next := at.Add(time.Minute)
 			return store.Fire{Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: at, Exclusive: true, MaxAttempts: 2}}, Next: &next}
 		}
