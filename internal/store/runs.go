@@ -560,7 +560,13 @@ func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	var args []any
 	if f.ScheduleID != 0 {
 		args = append(args, strconv.FormatInt(f.ScheduleID, 10))
-		where = append(where, fmt.Sprintf("job_id = $%d", len(args)))
+		// job_type IN (...) lets the unique (job_type, job_id, scheduled_for)
+		// index serve the lookup; no separate job_id index is kept.
+		types := make([]string, len(JobTypes))
+		for i, t := range JobTypes {
+			types[i] = "'" + t + "'"
+		}
+		where = append(where, fmt.Sprintf("job_type IN (%s) AND job_id = $%d", strings.Join(types, ","), len(args)))
 	}
 	if f.Status != "" {
 		args = append(args, f.Status)

@@ -51,7 +51,6 @@ ALTER TABLE job_schedule_runs ADD COLUMN IF NOT EXISTS lease_expires_at TIMESTAM
 
 CREATE INDEX IF NOT EXISTS ix_job_schedule_runs_pending ON job_schedule_runs (run_after NULLS FIRST, id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS ix_job_schedule_runs_running ON job_schedule_runs (lease_expires_at) WHERE status = 'running';
-CREATE INDEX IF NOT EXISTS ix_job_schedule_runs_job ON job_schedule_runs (job_id, scheduled_for);
 -- At most one exclusive run of a schedule is running at any time, whatever
 -- the number of scheduler instances.
 CREATE UNIQUE INDEX IF NOT EXISTS ux_job_schedule_runs_one_running

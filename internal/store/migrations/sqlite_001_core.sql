@@ -48,7 +48,6 @@ CREATE TABLE IF NOT EXISTS job_schedule_runs (
 -- +columns job_schedule_runs lease_expires_at TIMESTAMP
 CREATE INDEX IF NOT EXISTS ix_job_schedule_runs_pending ON job_schedule_runs (run_after, id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS ix_job_schedule_runs_running ON job_schedule_runs (lease_expires_at) WHERE status = 'running';
-CREATE INDEX IF NOT EXISTS ix_job_schedule_runs_job ON job_schedule_runs (job_id, scheduled_for);
 CREATE UNIQUE INDEX IF NOT EXISTS ux_job_schedule_runs_one_running
     ON job_schedule_runs (job_type, job_id) WHERE status = 'running' AND exclusive;
 
