@@ -36,6 +36,12 @@ func runStart(parent context.Context) error {
 		return err
 	}
 	defer a.close()
+	return serve(ctx, a)
+}
+
+// serve runs the service on a loaded app until ctx ends: engine, HTTP API,
+// notification dispatcher, SIGHUP reload. `start` and `demo` share it.
+func serve(ctx context.Context, a *app) error {
 	if a.db.Dialect() == "sqlite" {
 		unlock, err := lockSQLite(a.db.Path())
 		if err != nil {
