@@ -109,13 +109,13 @@ func (b *limitedBuilder) Write(p []byte) (int, error) {
 	return b.Builder.Write(p)
 }
 
-// FormatNumber prints a float compactly: at most 10 significant digits, no
+// FormatNumber prints a float compactly: at most 12 significant digits, no
 // exponent for everyday magnitudes, no trailing zeros (65000, 0.00012345, 28.7).
 func FormatNumber(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return strconv.FormatFloat(v, 'f', -1, 64)
 	}
-	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 10, 64), 64)
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 12, 64), 64)
 	if a := math.Abs(r); a != 0 && (a < 1e-6 || a >= 1e15) {
 		return strconv.FormatFloat(r, 'g', -1, 64)
 	}

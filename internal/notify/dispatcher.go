@@ -62,9 +62,9 @@ type DispatcherConfig struct {
 	Outbox Outbox
 	Sinks  Sinks // one lane per channel; rows of other channels are not claimed
 
-	Enabled bool          // false: claimed rows are marked suppressed (NOTIFICATION_ENABLED)
-	Retries int           // retries after the first attempt (NOTIFICATION_RETRIES)
-	Timeout time.Duration // per attempt (NOTIFICATION_TIMEOUT), default 30s
+	Disabled bool          // true: claimed rows are marked suppressed (NOTIFICATION_ENABLED=false)
+	Retries  int           // retries after the first attempt (NOTIFICATION_RETRIES)
+	Timeout  time.Duration // per attempt (NOTIFICATION_TIMEOUT), default 30s
 
 	Owner         string        // claim owner, default "hostname:pid"
 	Concurrency   int           // sends in flight per channel, default 8
@@ -171,12 +171,12 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // NewDispatcherFromOptions builds a dispatcher with the sinks and settings of o.
 func NewDispatcherFromOptions(o Options, outbox Outbox, logger *slog.Logger) (*Dispatcher, error) {
 	return NewDispatcher(DispatcherConfig{
-		Outbox:  outbox,
-		Sinks:   NewSinks(o, nil, logger),
-		Enabled: o.Enabled,
-		Retries: o.Retries,
-		Timeout: o.Timeout,
-		Logger:  logger,
+		Outbox:   outbox,
+		Sinks:    NewSinks(o, nil, logger),
+		Disabled: !o.Enabled,
+		Retries:  o.Retries,
+		Timeout:  o.Timeout,
+		Logger:   logger,
 	})
 }
 
@@ -315,7 +315,7 @@ func (d *Dispatcher) maxAttempts() int { return 1 + d.cfg.Retries }
 func (d *Dispatcher) deliver(ctx context.Context, l *lane, n Notification) {
 	bg := context.WithoutCancel(ctx)
 	log := d.cfg.Logger.With("id", n.ID, "channel", n.Channel, "key", n.IdempotencyKey, "attempt", n.Attempts)
-	if !d.cfg.Enabled {
+	if d.cfg.Disabled {
 		d.mark(log, n, OutcomeSuppressed, 0, d.cfg.Outbox.MarkSuppressed(bg, n.ID, d.cfg.Now(), "notifications are disabled (NOTIFICATION_ENABLED=false)"))
 		return
 	}

@@ -78,7 +78,6 @@ func newDispatcher(t *testing.T, cfg notify.DispatcherConfig) *notify.Dispatcher
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
 	}
-	cfg.Enabled = true
 	d, err := notify.NewDispatcher(cfg)
 	if err != nil {
 		t.Fatalf("NewDispatcher: %v", err)
@@ -311,7 +310,7 @@ func TestDispatcherSuppressesWhenDisabled(t *testing.T) {
 	if err := ob.Insert(context.Background(), rows("log", 5, 5)); err != nil {
 		t.Fatal(err)
 	}
-	d, err := notify.NewDispatcher(notify.DispatcherConfig{Outbox: ob, Sinks: notify.Sinks{"log": sink}, Enabled: false, Logger: quietLogger()})
+	d, err := notify.NewDispatcher(notify.DispatcherConfig{Outbox: ob, Sinks: notify.Sinks{"log": sink}, Disabled: true, Logger: quietLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}

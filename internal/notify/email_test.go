@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"log"
 	"math/big"
 	"mime"
 	"mime/multipart"
@@ -142,6 +143,7 @@ func startSMTP(t *testing.T) (*smtpBackend, int, *x509.CertPool) {
 	srv := smtp.NewServer(be)
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.ErrorLog = log.New(io.Discard, "", 0) // clients hanging up on purpose are not news
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

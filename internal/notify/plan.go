@@ -95,7 +95,9 @@ type Request struct {
 	CreatedAt time.Time // zero: time.Now()
 }
 
-// Planner turns requests into outbox rows with resolved recipients.
+// Planner turns requests into outbox rows with resolved recipients. Build
+// Options with DefaultOptions or OptionsFromEnv: the zero Options has
+// Enabled false, which records every row as suppressed.
 type Planner struct {
 	Options   Options
 	Directory Directory    // may be nil

@@ -9,8 +9,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -39,6 +41,9 @@ type WebhookPayload struct {
 type WebhookSink struct {
 	Secret string       // WEBHOOK_SECRET; empty: no signature header
 	Client *http.Client // nil: a plain client; the context bounds each call
+	Logger *slog.Logger // warns once when Secret is empty; nil: slog.Default()
+
+	warnOnce sync.Once
 }
 
 // Sign returns the X-Signature-256 value of body: "sha256=" and the hex
@@ -91,6 +96,14 @@ func (s *WebhookSink) Send(ctx context.Context, n Notification) error {
 	req.Header.Set(IdempotencyHeader, n.IdempotencyKey)
 	if s.Secret != "" {
 		req.Header.Set(SignatureHeader, Sign(s.Secret, body))
+	} else {
+		s.warnOnce.Do(func() {
+			l := s.Logger
+			if l == nil {
+				l = slog.Default()
+			}
+			l.Warn("WEBHOOK_SECRET is empty: webhook notifications are sent without " + SignatureHeader)
+		})
 	}
 	resp, err := httpClient(s.Client).Do(req)
 	if err != nil {

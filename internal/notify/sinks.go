@@ -98,7 +98,7 @@ func NewSinks(o Options, client *http.Client, logger *slog.Logger) Sinks {
 	}
 	s := Sinks{
 		ChannelLog:     &LogSink{Logger: logger},
-		ChannelWebhook: &WebhookSink{Secret: o.WebhookSecret, Client: client},
+		ChannelWebhook: &WebhookSink{Secret: o.WebhookSecret, Client: client, Logger: logger},
 	}
 	if o.TelegramBotToken != "" {
 		s[ChannelTelegram] = &TelegramSink{Token: o.TelegramBotToken, BaseURL: o.TelegramAPIURL, Client: client}
@@ -111,9 +111,6 @@ func NewSinks(o Options, client *http.Client, logger *slog.Logger) Sinks {
 		s[ChannelEmail] = SinkFunc(func(context.Context, Notification) error {
 			return PermanentError(fmt.Errorf("email channel is not configured: SMTP_HOST is empty"))
 		})
-	}
-	if o.WebhookSecret == "" {
-		logger.Warn("WEBHOOK_SECRET is empty: webhook notifications are sent without X-Signature-256")
 	}
 	return s
 }

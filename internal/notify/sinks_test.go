@@ -363,3 +363,30 @@ func TestNewSinksRouting(t *testing.T) {
 		t.Errorf("ValidateChannels(sms) = %v, want an error naming it", err)
 	}
 }
+
+func TestSendTest(t *testing.T) {
+	api := newFakeNotifyAPI(t)
+	o := notify.DefaultOptions()
+	o.ServiceURL = api.srv.URL
+	desc, err := notify.SendTest(context.Background(), o, notify.TestMessage{Channel: "Telegram", To: "859865894"}, nil, quietLogger())
+	if err != nil {
+		t.Fatalf("SendTest: %v", err)
+	}
+	calls := api.calls()
+	if !strings.Contains(desc, "notify_api") || len(calls) != 1 || calls[0].ChatID != 859865894 || calls[0].Raw["notification_type"] != "SYSTEM" {
+		t.Errorf("desc %q, calls %+v", desc, calls)
+	}
+	if _, err := notify.SendTest(context.Background(), o, notify.TestMessage{Channel: "sms"}, nil, quietLogger()); err == nil || !strings.Contains(err.Error(), `"sms"`) {
+		t.Errorf("unknown channel: %v", err)
+	}
+	if _, err := notify.SendTest(context.Background(), o, notify.TestMessage{Channel: "telegram"}, nil, quietLogger()); err == nil || !strings.Contains(err.Error(), "TELEGRAM_DEFAULT_CHAT_ID") {
+		t.Errorf("no recipient: %v", err)
+	}
+	api.mu.Lock()
+	api.status = 400
+	api.mu.Unlock()
+	_, err = notify.SendTest(context.Background(), o, notify.TestMessage{Channel: "telegram", To: "1"}, nil, quietLogger())
+	if k, _ := notify.Classify(err); k != notify.Permanent || !strings.Contains(err.Error(), "HTTP 400") {
+		t.Errorf("400: %v (kind %v)", err, k)
+	}
+}

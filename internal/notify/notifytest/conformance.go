@@ -538,8 +538,8 @@ func testConcurrentClaimersDistinct(t *testing.T, s *suite) {
 func testConcurrentPerRecipientOrder(t *testing.T, s *suite) {
 	const recipients, per, workers = 4, 12, 4
 	var ns []notify.Notification
-	for i := range per {
-		for r := range recipients {
+	for r := range recipients { // each recipient's rows in one block
+		for i := range per {
 			ns = append(ns, s.row("telegram", fmt.Sprint("R", r), i))
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -133,12 +134,12 @@ func (m *MemOutbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notif
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var cand []*notify.Notification
+	var cand []int64
 	scan := func(q map[string][]int64) {
 		for _, ids := range q {
 			r := m.rows[ids[0]]
 			if (r.Status == notify.StatusPending || r.Status == notify.StatusFailed) && !r.NextAttemptAt.After(req.Now) {
-				cand = append(cand, r)
+				cand = append(cand, r.ID)
 			}
 		}
 	}
@@ -149,12 +150,13 @@ func (m *MemOutbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notif
 			scan(q)
 		}
 	}
-	sort.Slice(cand, func(i, j int) bool { return cand[i].ID < cand[j].ID })
+	slices.Sort(cand)
 	if len(cand) > req.Limit {
 		cand = cand[:req.Limit]
 	}
 	out := make([]notify.Notification, len(cand))
-	for i, r := range cand {
+	for i, id := range cand {
+		r := m.rows[id]
 		r.Status = notify.StatusSending
 		r.Attempts++
 		r.ClaimedBy, r.ClaimedAt, r.UpdatedAt = req.Owner, req.Now, req.Now
