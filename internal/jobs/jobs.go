@@ -5,29 +5,168 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
+	"github.com/atf/scheduler/internal/alerts"
 	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/indicators"
 	"github.com/atf/scheduler/internal/jobs/script"
+	"github.com/atf/scheduler/internal/marketdata"
+	"github.com/atf/scheduler/internal/notify"
+	"github.com/atf/scheduler/internal/store"
 )
 
-// Deps are what the handlers need from the rest of the service.
+// MarketData fetches bar series; *marketdata.Client implements it.
+type MarketData interface {
+	Series(ctx context.Context, req marketdata.Request) (marketdata.Series, error)
+}
+
+// ScheduleReader reads a schedule's current row (for its state_json);
+// *store.DB implements it.
+type ScheduleReader interface {
+	GetSchedule(ctx context.Context, id int64) (*store.Schedule, error)
+}
+
+// Deps are what the handlers need from the rest of the service. Only
+// Script is needed to validate task_params; the other fields are needed to
+// run jobs, and a job whose dependency is missing fails with an error
+// naming the field.
 type Deps struct {
 	// Script configures script and data_processing jobs.
 	Script script.Config
+
+	// Market fetches bars for alert, screener and schedule/data_sync jobs
+	// (the process's one *marketdata.Client, so its cache is shared).
+	Market MarketData
+	// DB is the store: alert state, and the schedule actions cleanup,
+	// backup, report and maintenance, and the report job type.
+	DB *store.DB
+	// States reads a schedule's state_json for alert jobs; nil means DB.
+	States ScheduleReader
+	// Planner turns notification requests into outbox rows (recipients,
+	// channels, suppression). nil means a planner with
+	// notify.DefaultOptions() (log channel) and no directory.
+	Planner *notify.Planner
+	// Indicators is the indicator cache shared by all alert and screener
+	// evaluations; nil means a cache of 4096 results owned by the handlers.
+	Indicators *indicators.Cache
+	// AlertSchemaDir is ALERT_SCHEMA_DIR ("" = the embedded schema).
+	AlertSchemaDir string
+	// AlertLimits are the flood-guard limits (ALERT_MAX_TRIGGERS,
+	// ALERT_FLOOD_WINDOW); zero values mean the alerts package defaults.
+	AlertLimits alerts.Limits
+	// TickerLists are named ticker lists a screener may name instead of a
+	// list of tickers; they add to (and override) BuiltinTickerLists.
+	TickerLists map[string][]string
+	// DatabaseURL is the PostgreSQL URL given to pg_dump by
+	// schedule/backup jobs on PostgreSQL (DATABASE_URL).
+	DatabaseURL string
+	// PgDump is the pg_dump program; "" looks "pg_dump" up on PATH.
+	PgDump string
+	// OnAlertTriggered, when set, is called with the job type and the number
+	// of triggers of each alert or screener run (metrics).
+	OnAlertTriggered func(jobType string, n int)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives job logs with schedule_id and run_id; nil means
+	// slog.Default().
+	Logger *slog.Logger
 }
 
-// Handlers returns the handler of every job type this build supports.
+// defaultIndicatorCache is the size of the indicator cache when Deps has none.
+const defaultIndicatorCache = 4096
+
+// env is Deps with the defaults filled in, shared by the handlers.
+type env struct {
+	Deps
+	planner *notify.Planner
+	ind     *indicators.Cache
+	lists   map[string][]string
+}
+
+func newEnv(d Deps) *env {
+	e := &env{Deps: d, planner: d.Planner, ind: d.Indicators}
+	if e.planner == nil {
+		e.planner = &notify.Planner{Options: notify.DefaultOptions(), Logger: d.Logger}
+	}
+	if e.ind == nil {
+		e.ind = indicators.NewCache(defaultIndicatorCache)
+	}
+	if e.Now == nil {
+		e.Now = time.Now
+	}
+	if e.Logger == nil {
+		e.Logger = slog.Default()
+	}
+	if e.States == nil && e.DB != nil {
+		e.States = e.DB
+	}
+	e.lists = map[string][]string{}
+	for k, v := range BuiltinTickerLists {
+		e.lists[k] = v
+	}
+	for k, v := range d.TickerLists {
+		e.lists[k] = v
+	}
+	return e
+}
+
+// log returns the logger with the job's fields.
+func (e *env) log(job *engine.Job) *slog.Logger {
+	return e.Logger.With("schedule_id", job.Schedule.ID, "run_id", job.Run.ID, "job_type", job.Schedule.JobType)
+}
+
+// market returns the market data client or a permanent error naming the
+// missing dependency.
+func (e *env) market() (MarketData, error) {
+	if e.Market == nil {
+		return nil, permanent(errors.New("no market data client configured (jobs.Deps.Market)"))
+	}
+	return e.Market, nil
+}
+
+// db returns the store or a permanent error naming the missing dependency.
+func (e *env) db() (*store.DB, error) {
+	if e.DB == nil {
+		return nil, permanent(errors.New("no database configured (jobs.Deps.DB)"))
+	}
+	return e.DB, nil
+}
+
+func (e *env) triggered(jobType string, n int) {
+	if e.OnAlertTriggered != nil && n > 0 {
+		e.OnAlertTriggered(jobType, n)
+	}
+}
+
+// Handlers returns the handler of every job type this build supports:
+// script and data_processing (pipeline scripts), alert, screener, schedule
+// (maintenance actions), backup (schedule action backup), report (run
+// summary) and notification (a fixed message).
 func Handlers(d Deps) map[string]engine.Handler {
-	sh := &scriptHandler{cfg: d.Script}
+	e := newEnv(d)
+	sh := &scriptHandler{cfg: d.Script, env: e}
+	sched := &scheduleHandler{env: e}
 	return map[string]engine.Handler{
 		"script":          sh,
 		"data_processing": sh,
+		"alert":           &alertHandler{env: e},
+		"screener":        &screenerHandler{env: e},
+		"schedule":        sched,
+		"backup":          &backupHandler{sched: sched},
+		"report":          &reportHandler{env: e},
+		"notification":    &notificationHandler{env: e},
 	}
 }
 
 // scriptHandler runs pipeline scripts (ORIGINAL-SYSTEM.md §5).
-type scriptHandler struct{ cfg script.Config }
+type scriptHandler struct {
+	cfg script.Config
+	env *env
+}
 
 // Validate implements engine.Handler.
 func (h *scriptHandler) Validate(raw json.RawMessage) error {
@@ -36,12 +175,49 @@ func (h *scriptHandler) Validate(raw json.RawMessage) error {
 }
 
 // Handle implements engine.Handler. The run result is the script.Result; a
-// non-zero exit or timeout fails the run with the stderr tail.
+// non-zero exit or timeout fails the run with the stderr tail. The
+// notification_rules that match the result produce one job notification per
+// channel (job name, status, duration, result fields, error tail), written
+// with the run's completion; Result.NotificationSent says whether any was
+// planned. A failed attempt that will be retried sends nothing.
 func (h *scriptHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Outcome, error) {
 	p, err := script.ParseParams(job.Schedule.TaskParams, h.cfg)
 	if err != nil {
 		return nil, engine.Permanent(fmt.Errorf("task_params: %w", err))
 	}
 	res, runErr := script.Run(ctx, h.cfg, p)
-	return &engine.Outcome{Result: res}, runErr
+	out := &engine.Outcome{}
+	// A failed attempt that the engine will retry notifies nothing: the
+	// last attempt (or a success) does.
+	willRetry := runErr != nil && job.Run.Attempt < job.Run.MaxAttempts
+	if channels := p.Rules.Channels(res); len(channels) > 0 && ctx.Err() == nil && !willRetry {
+		status := "completed"
+		errText := ""
+		if runErr != nil {
+			status = "failed"
+			if res.TimedOut {
+				status = "timeout"
+			}
+			errText = runErr.Error()
+		}
+		title, body := notify.JobMessage(notify.JobOutcome{Name: job.Schedule.Name, Status: status,
+			Duration: time.Duration(res.DurationMS) * time.Millisecond, Result: res.ScriptResult, Error: errText})
+		data := map[string]any{"job_name": job.Schedule.Name, "status": status, "exit_code": res.ExitCode,
+			"duration_ms": res.DurationMS}
+		if res.ScriptResult != nil {
+			data["script_result"] = res.ScriptResult
+		}
+		ns, perr := h.env.planner.Plan(ctx, notify.Request{ScheduleID: job.Schedule.ID, RunID: job.Run.ID,
+			UserID: job.Schedule.UserID, Type: notify.TypeJob, Channels: channels, Title: title, Body: body,
+			Data: data, Tag: "job:" + status, CreatedAt: h.env.Now(),
+			Vars: notify.TemplateData{Name: job.Schedule.Name, Status: status, Time: h.env.Now(), Data: data}})
+		if perr != nil {
+			h.env.log(job).Error("script notification not planned", "err", perr, "channels", channels)
+		} else {
+			out.Notifications = ns
+			res.NotificationSent = len(ns) > 0
+		}
+	}
+	out.Result = res
+	return out, runErr
 }
