@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"github.com/atf/scheduler/internal/engine"
 	"github.com/atf/scheduler/internal/jobs"
 	"github.com/atf/scheduler/internal/jobs/script"
+	"github.com/atf/scheduler/internal/marketdata"
+	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -28,6 +31,13 @@ type app struct {
 	status map[string]func(context.Context) any
 	// observer receives engine metrics (nil in one-shot commands).
 	observer engine.Observer
+	// notifyOpts configures notification delivery (NOTIFICATION_*, SMTP_*,
+	// TELEGRAM_*, WEBHOOK_SECRET).
+	notifyOpts notify.Options
+	// dataOpts configures market data (DATA_*, provider URLs).
+	dataOpts marketdata.Options
+	// outbox is woken after completions that queued notifications.
+	outbox interface{ Notify() }
 }
 
 // newLogger returns a JSON logger in production and a text logger otherwise.
@@ -50,10 +60,16 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	if !wait && os.Getenv("LOG_LEVEL") == "" {
 		cfg.LogLevel = slog.LevelWarn // one-shot commands: quiet unless asked
 	}
-	a := &app{cfg: cfg, log: newLogger(cfg, os.Stderr)}
+	a := &app{cfg: cfg, log: newLogger(cfg, os.Stderr), status: map[string]func(context.Context) any{}}
 	slog.SetDefault(a.log)
+	var cerrs []error
 	sc, err := script.ConfigFromEnv(cfg.Env)
-	if err != nil {
+	cerrs = append(cerrs, err)
+	a.notifyOpts, err = notify.OptionsFromEnv(cfg.Env)
+	cerrs = append(cerrs, err)
+	a.dataOpts, err = marketdata.OptionsFromEnv(cfg.Env)
+	cerrs = append(cerrs, err)
+	if err := errors.Join(cerrs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
 	a.handlers = jobs.Handlers(jobs.Deps{Script: sc})
@@ -103,7 +119,7 @@ func (a *app) engineOptions() engine.Options {
 	return engine.Options{NodeID: c.NodeID, Workers: c.MaxWorkers, JobTimeout: c.JobTimeout,
 		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
 		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
-		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer}
+		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer, Outbox: a.outbox}
 }
 
 // engine returns an engine over the app's store (also used by CLI commands

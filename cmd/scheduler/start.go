@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/metrics"
+	"github.com/atf/scheduler/internal/notify"
 	"github.com/spf13/cobra"
 )
 
@@ -52,6 +53,27 @@ func serve(ctx context.Context, a *app) error {
 	m := metrics.New(metrics.Options{Version: version, Environment: a.cfg.TradingEnv})
 	m.Registry().MustRegister(metrics.NewStoreCollector(a.db, time.Now, a.log))
 	a.observer = m
+	disp, err := notify.NewDispatcher(notify.DispatcherConfig{
+		Outbox: a.db.Outbox(), Sinks: notify.NewSinks(a.notifyOpts, nil, a.log), Disabled: !a.notifyOpts.Enabled,
+		Retries: a.notifyOpts.Retries, Timeout: a.notifyOpts.Timeout, Owner: a.cfg.NodeID, Logger: a.log,
+		Metrics: notify.MetricsFunc(func(ch string, o notify.Outcome, _ int, took time.Duration) {
+			m.NotificationDelivered(ch, string(o), took)
+		}),
+	})
+	if err != nil {
+		return err
+	}
+	a.outbox = disp
+	a.status["outbox"] = func(ctx context.Context) any {
+		st, err := a.db.Outbox().Stats(ctx, time.Now())
+		if err != nil {
+			return map[string]string{"error": err.Error()}
+		}
+		return st
+	}
+	dispDone := make(chan struct{})
+	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
+	defer func() { <-dispDone }()
 	e := a.engine()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)

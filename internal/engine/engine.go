@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -86,6 +87,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Observer receives metrics events (may be nil).
 	Observer Observer
+	// Outbox, when set, is woken after a batch of completions that queued
+	// notifications (the notification dispatcher).
+	Outbox interface{ Notify() }
 }
 
 // Observer receives engine events for metrics.
@@ -406,6 +410,9 @@ func (e *Engine) completer() {
 		for len(batch) > 0 {
 			err := e.st.CompleteRuns(context.Background(), batch)
 			if err == nil {
+				if e.o.Outbox != nil && slices.ContainsFunc(batch, func(c store.Completion) bool { return len(c.Notifications) > 0 }) {
+					e.o.Outbox.Notify()
+				}
 				batch = batch[:0]
 				return
 			}

@@ -675,7 +675,7 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
 	}
 	st.MissedRecords = st.RunsByStatus[StatusMissed]
 	var oldest NullTime
-	if err := s.queryRow(ctx, s.db, `SELECT MIN(created_at) FROM notifications WHERE status IN ('pending', 'sending')`).Scan(&oldest); err != nil {
+	if err := s.queryRow(ctx, s.db, `SELECT MIN(created_at) FROM notifications WHERE status IN ('pending', 'failed', 'sending')`).Scan(&oldest); err != nil {
 		return nil, fmt.Errorf("stats outbox: %w", err)
 	}
 	if oldest.Valid {

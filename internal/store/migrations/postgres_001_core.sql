@@ -92,8 +92,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     sent_at         TIMESTAMPTZ
 );
-CREATE INDEX IF NOT EXISTS ix_notifications_due ON notifications (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS ix_notifications_recipient ON notifications (channel, recipient, id) WHERE status IN ('pending', 'sending');
+CREATE INDEX IF NOT EXISTS ix_notifications_due ON notifications (next_attempt_at) WHERE status IN ('pending', 'failed');
+CREATE INDEX IF NOT EXISTS ix_notifications_recipient ON notifications (channel, recipient, id) WHERE status IN ('pending', 'failed', 'sending');
 
 -- Our own recipients configuration (used when the old usr_* tables are absent).
 CREATE TABLE IF NOT EXISTS notification_recipients (

@@ -85,8 +85,8 @@ CREATE TABLE IF NOT EXISTS notifications (
     updated_at      TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
     sent_at         TIMESTAMP
 );
-CREATE INDEX IF NOT EXISTS ix_notifications_due ON notifications (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS ix_notifications_recipient ON notifications (channel, recipient, id) WHERE status IN ('pending', 'sending');
+CREATE INDEX IF NOT EXISTS ix_notifications_due ON notifications (next_attempt_at) WHERE status IN ('pending', 'failed');
+CREATE INDEX IF NOT EXISTS ix_notifications_recipient ON notifications (channel, recipient, id) WHERE status IN ('pending', 'failed', 'sending');
 
 CREATE TABLE IF NOT EXISTS notification_recipients (
     user_id          INTEGER PRIMARY KEY,
