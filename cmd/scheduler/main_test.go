@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -67,8 +68,16 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 	runCLI(t, dir, "schedules", "add", "--user", "1", "--name", "tick", "--type", "script",
 		"--cron", "* * * * * *", "--params", `{"script_path": "scripts/tick.sh"}`)
 
+	// A fixed port, so that the CLI finds the running service.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	env := append(testEnv(dir), "HTTP_ADDR="+httpAddr)
 	cmd := exec.Command(binary, "start")
-	cmd.Dir, cmd.Env = dir, testEnv(dir)
+	cmd.Dir, cmd.Env = dir, env
 	logs := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
@@ -105,6 +114,15 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Fatalf("GET %s = %d %.300s; want 200 containing %q", path, resp.StatusCode, body, want)
+		}
+	}
+	// status and reload talk to the running service.
+	for args, want := range map[string]string{"status": "service: running", "reload": "reloaded by the running service"} {
+		c := exec.Command(binary, args)
+		c.Dir, c.Env = dir, env
+		out, err := c.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Fatalf("scheduler %s: %v\n%s\nwant %q", args, err, out, want)
 		}
 	}
 	// A second service on the same SQLite file is refused clearly.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -28,12 +29,23 @@ func init() {
 				return err
 			}
 			defer a.close()
+			// A running service knows more (engine, dispatcher, providers).
+			var live map[string]any
+			up, err := serviceCall(cmd.Context(), a.cfg, http.MethodGet, "/status", &live)
+			if up && err == nil && asJSON {
+				return writeJSON(cmd.OutOrStdout(), live)
+			}
 			st, err := a.db.Stats(cmd.Context(), time.Now())
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			if up {
+				fmt.Fprintf(cmd.OutOrStdout(), "service: running (node %v, up %v s, engine %v)\n", live["node_id"], live["uptime_seconds"], live["engine"])
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
 			}
 			printStatus(cmd.OutOrStdout(), a, st)
 			return nil
@@ -51,11 +63,30 @@ func init() {
 				return err
 			}
 			defer a.close()
+			out := cmd.OutOrStdout()
+			var res struct {
+				Valid    int `json:"valid"`
+				Invalid  int `json:"invalid"`
+				Problems []struct {
+					ID    int64  `json:"id"`
+					Name  string `json:"name"`
+					Error string `json:"error"`
+				} `json:"problems"`
+			}
+			if up, err := serviceCall(cmd.Context(), a.cfg, http.MethodPost, "/api/v1/reload", &res); up {
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%d valid schedule(s), %d invalid (reloaded by the running service)\n", res.Valid, res.Invalid)
+				for _, p := range res.Problems {
+					fmt.Fprintf(out, "  schedule %d (%s): %s\n", p.ID, p.Name, p.Error)
+				}
+				return nil
+			}
 			valid, invalid, err := reloadSchedules(cmd.Context(), a, a.engine())
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%d valid schedule(s), %d invalid\n", valid, len(invalid))
 			for _, p := range invalid {
 				fmt.Fprintln(out, "  "+p)

@@ -64,7 +64,7 @@ func serve(ctx context.Context, a *app) error {
 		return err
 	}
 	a.outbox = disp
-	a.status["outbox"] = func(ctx context.Context) any {
+	a.status["dispatcher"] = func(ctx context.Context) any {
 		st, err := a.db.Outbox().Stats(ctx, time.Now())
 		if err != nil {
 			return map[string]string{"error": err.Error()}
