@@ -16,6 +16,7 @@ import (
 	"github.com/atf/scheduler/internal/engine"
 	"github.com/atf/scheduler/internal/marketdata"
 	"github.com/atf/scheduler/internal/notify"
+	"github.com/atf/scheduler/internal/store"
 )
 
 // State keys this package adds to an alert's state_json (kept by the alerts
@@ -198,7 +199,7 @@ func (h *alertHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Out
 	log := e.log(job)
 	p, err := parseAlertParams(job.Schedule.TaskParams, e.AlertSchemaDir)
 	if err != nil {
-		return nil, engine.Permanent(fmt.Errorf("task_params: %w", err))
+		return nil, permanent(fmt.Errorf("task_params: %w", err))
 	}
 	a := p.alert
 	if a.Name == "" {
@@ -209,9 +210,12 @@ func (h *alertHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Out
 		return nil, err
 	}
 	if e.States == nil {
-		return nil, engine.Permanent(errors.New("no schedule reader configured for alert state (jobs.Deps.DB or Deps.States)"))
+		return nil, permanent(errors.New("no schedule reader configured for alert state (jobs.Deps.DB or Deps.States)"))
 	}
 	sc, err := e.States.GetSchedule(ctx, job.Schedule.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, permanent(fmt.Errorf("load state of schedule %d: %w (deleted?)", job.Schedule.ID, err))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load state of schedule %d: %w", job.Schedule.ID, err)
 	}
@@ -289,11 +293,11 @@ func (h *alertHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Out
 		if errors.As(evalErr, &nb) {
 			return out, evalErr // the provider may have more bars next time
 		}
-		return out, engine.Permanent(evalErr)
+		return out, permanent(evalErr)
 	}
 	stateJSON, err := ev.State.Encode()
 	if err != nil {
-		return &engine.Outcome{Result: res}, engine.Permanent(err)
+		return &engine.Outcome{Result: res}, permanent(err)
 	}
 	res.Status = ev.State.Status
 	res.EvaluatedBars = ev.Evaluated
@@ -314,7 +318,7 @@ func (h *alertHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Out
 		req := alertNotification(job, a, series, x, now)
 		planned, err := e.planner.Plan(ctx, req)
 		if err != nil {
-			return &engine.Outcome{Result: res}, engine.Permanent(fmt.Errorf("notify: %w", err))
+			return &engine.Outcome{Result: res}, permanent(fmt.Errorf("notify: %w", err))
 		}
 		ns = append(ns, planned...)
 	}

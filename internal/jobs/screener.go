@@ -278,7 +278,7 @@ func (h *screenerHandler) Handle(ctx context.Context, job *engine.Job) (*engine.
 	log := e.log(job)
 	p, err := parseScreener(job.Schedule.TaskParams, e.lists, e.AlertSchemaDir)
 	if err != nil {
-		return nil, engine.Permanent(fmt.Errorf("task_params: %w", err))
+		return nil, permanent(fmt.Errorf("task_params: %w", err))
 	}
 	md, err := e.market()
 	if err != nil {
@@ -340,7 +340,7 @@ func (h *screenerHandler) Handle(ctx context.Context, job *engine.Job) (*engine.
 		req := screenerNotification(job, name, p, res, now)
 		ns, err := e.planner.Plan(ctx, req)
 		if err != nil {
-			return &engine.Outcome{Result: res}, engine.Permanent(fmt.Errorf("notify: %w", err))
+			return &engine.Outcome{Result: res}, permanent(fmt.Errorf("notify: %w", err))
 		}
 		out.Notifications = ns
 		res.Notifications = len(ns)
