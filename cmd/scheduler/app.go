@@ -9,11 +9,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/atf/scheduler/internal/alerts"
 	"github.com/atf/scheduler/internal/config"
 	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/indicators"
 	"github.com/atf/scheduler/internal/jobs"
 	"github.com/atf/scheduler/internal/jobs/script"
 	"github.com/atf/scheduler/internal/marketdata"
+	"github.com/atf/scheduler/internal/metrics"
 	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
 )
@@ -38,6 +41,10 @@ type app struct {
 	dataOpts marketdata.Options
 	// outbox is woken after completions that queued notifications.
 	outbox interface{ Notify() }
+	// metrics is the Prometheus registry and hooks of this process.
+	metrics *metrics.Metrics
+	// market is the process's market data client (shared cache).
+	market *marketdata.Client
 }
 
 // newLogger returns a JSON logger in production and a text logger otherwise.
@@ -72,7 +79,6 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	if err := errors.Join(cerrs...); err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	a.handlers = jobs.Handlers(jobs.Deps{Script: sc})
 	dbc, _ := config.ParseDatabaseURL(cfg.DatabaseURL)
 	backoff := time.Second
 	for {
@@ -91,6 +97,29 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", config.Redact(cfg.DatabaseURL), err)
 	}
+	a.metrics = metrics.New(metrics.Options{Version: version, Environment: cfg.TradingEnv})
+	a.dataOpts.OnOutcome = func(o marketdata.Outcome) { a.metrics.DataFetched(o.Provider, o.Result, o.Duration) }
+	a.dataOpts.Logger = a.log
+	market, err := marketdata.New(a.dataOpts)
+	if err != nil {
+		a.db.Close()
+		return nil, fmt.Errorf("configuration: market data: %w", err)
+	}
+	a.market = market
+	a.handlers = jobs.Handlers(jobs.Deps{
+		Script:         sc,
+		Market:         market,
+		DB:             a.db,
+		Planner:        &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log},
+		Indicators:     indicators.NewCache(8192),
+		AlertSchemaDir: cfg.AlertSchemaDir,
+		AlertLimits:    alerts.Limits{MaxTriggers: cfg.AlertMaxTrigger, FloodWindow: cfg.AlertFloodWin},
+		DatabaseURL:    cfg.DatabaseURL,
+		OnAlertTriggered: func(jobType string, n int) {
+			a.metrics.AlertTriggered(jobType, n)
+		},
+		Logger: a.log,
+	})
 	return a, nil
 }
 

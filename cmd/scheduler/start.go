@@ -50,7 +50,7 @@ func serve(ctx context.Context, a *app) error {
 		}
 		defer unlock()
 	}
-	m := metrics.New(metrics.Options{Version: version, Environment: a.cfg.TradingEnv})
+	m := a.metrics
 	m.Registry().MustRegister(metrics.NewStoreCollector(a.db, time.Now, a.log))
 	a.observer = m
 	disp, err := notify.NewDispatcher(notify.DispatcherConfig{
@@ -64,6 +64,7 @@ func serve(ctx context.Context, a *app) error {
 		return err
 	}
 	a.outbox = disp
+	a.status["data_providers"] = func(context.Context) any { return a.market.Breakers() }
 	a.status["dispatcher"] = func(ctx context.Context) any {
 		st, err := a.db.Outbox().Stats(ctx, time.Now())
 		if err != nil {
