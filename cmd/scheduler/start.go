@@ -65,6 +65,9 @@ func serve(ctx context.Context, a *app) error {
 	}
 	a.outbox = disp
 	a.status["data_providers"] = func(context.Context) any { return a.market.Breakers() }
+	health := &healthChecker{a: a}
+	a.status["health"] = health.snapshot
+	go health.run(ctx)
 	a.status["dispatcher"] = func(ctx context.Context) any {
 		st, err := a.db.Outbox().Stats(ctx, time.Now())
 		if err != nil {

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// healthCheck is one periodic self-check result.
+type healthCheck struct {
+	OK     bool      `json:"ok"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"at"`
+	TookMS int64     `json:"took_ms"`
+}
+
+// healthChecker runs the HEALTH_CHECK_INTERVAL self-checks (database,
+// notification endpoint, market data providers) and keeps the last results
+// for /status.
+type healthChecker struct {
+	a       *app
+	mu      sync.Mutex
+	results map[string]healthCheck
+}
+
+func (h *healthChecker) run(ctx context.Context) {
+	t := time.NewTicker(h.a.cfg.HealthInterval)
+	defer t.Stop()
+	for {
+		h.check(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (h *healthChecker) check(ctx context.Context) {
+	res := map[string]healthCheck{}
+	probe := func(name string, f func(context.Context) error) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		err := f(cctx)
+		r := healthCheck{OK: err == nil, At: start.UTC(), TookMS: time.Since(start).Milliseconds()}
+		if err != nil {
+			r.Error = err.Error()
+			if ctx.Err() == nil {
+				h.a.log.Warn("health check failed", "check", name, "err", err)
+			}
+		}
+		res[name] = r
+	}
+	probe("database", h.a.db.Ping)
+	if h.a.notifyOpts.Enabled && h.a.notifyOpts.ServiceURL != "" {
+		probe("notification_service", func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.a.notifyOpts.ServiceURL, nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			return nil // any HTTP answer means the endpoint is up
+		})
+	}
+	for name, state := range h.a.market.Breakers() {
+		res["provider_"+name] = healthCheck{OK: state != "open", At: time.Now().UTC(), Error: map[bool]string{true: "circuit breaker open"}[state == "open"]}
+	}
+	h.mu.Lock()
+	h.results = res
+	h.mu.Unlock()
+}
+
+func (h *healthChecker) snapshot(context.Context) any {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.results
+}
