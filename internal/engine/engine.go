@@ -393,17 +393,19 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 		defer jobs.Done()
 		c := e.execute(rctx, r)
 		cancel()
+		// The slot stays taken until the completer accepts the outcome, so
+		// a slow database slows claiming instead of piling up results.
+		e.done <- c
 		e.mu.Lock()
 		delete(e.active, r.ID)
 		e.mu.Unlock()
-		e.done <- c
 		signal(e.slotFree)
 	}()
 }
 
 // completer writes completions in batches: one transaction per batch.
 func (e *Engine) completer() {
-	const maxBatch = 256
+	const maxBatch = 2000
 	batch := make([]store.Completion, 0, maxBatch)
 	flush := func() {
 		backoff := 100 * time.Millisecond

@@ -51,7 +51,7 @@ func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
 func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed, inserted int, err error) {
 	now := time.Now()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := s.query(ctx, tx, `SELECT `+scheduleCols+` FROM job_schedules
+		rows, err := s.query(ctx, tx, `SELECT `+claimCols+` FROM job_schedules
 			WHERE enabled AND (next_run_at IS NULL OR next_run_at <= $1)
 			ORDER BY next_run_at NULLS FIRST, id LIMIT $2`+s.d.lock, s.ts(until), limit)
 		if err != nil {
@@ -305,9 +305,11 @@ func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit i
 		// Fires that came while the previous run is still going: skipped.
 		if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
 			error = 'skipped: the previous run of this schedule was still running'
-			WHERE status = 'pending' AND run_after <= $1 AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
+			WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1
+				ORDER BY run_after, id LIMIT $2)
+			AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
 			AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE r2.job_type = job_schedule_runs.job_type
-				AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, s.ts(now)); err != nil {
+				AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, s.ts(now), limit); err != nil {
 			return fmt.Errorf("skip overlapping fires: %w", err)
 		}
 		var err error
@@ -369,7 +371,7 @@ func (s *DB) CompleteRuns(ctx context.Context, cs []Completion) error {
 		var simple []*Completion
 		for i := range cs {
 			c := &cs[i]
-			if s.d.name == "postgres" && c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 {
+			if c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 {
 				simple = append(simple, c)
 				continue
 			}
@@ -385,10 +387,26 @@ func (s *DB) CompleteRuns(ctx context.Context, cs []Completion) error {
 	return nil
 }
 
-// completeSimple finishes runs that carry no state or notifications in one
-// statement (PostgreSQL): one round trip for the whole batch.
+// completeSimple finishes runs that carry no state or notifications: one
+// statement for the whole batch on PostgreSQL, one prepared statement
+// stepped per row on SQLite.
 func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) error {
 	if len(cs) == 0 {
+		return nil
+	}
+	if s.d.name == "sqlite" {
+		stmt, err := tx.PrepareContext(ctx, `UPDATE job_schedule_runs SET status = $1, finished_at = $2, result = $3,
+			error = $4, lease_owner = NULL, lease_expires_at = NULL
+			WHERE id = $5 AND status = 'running' AND lease_owner = $6`)
+		if err != nil {
+			return fmt.Errorf("complete runs: %w", err)
+		}
+		defer stmt.Close()
+		for _, c := range cs {
+			if _, err := stmt.ExecContext(ctx, c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner); err != nil {
+				return fmt.Errorf("complete run %d: %w", c.RunID, err)
+			}
+		}
 		return nil
 	}
 	ids := make([]int64, len(cs))

@@ -12,6 +12,10 @@ import (
 const scheduleCols = `id, user_id, name, job_type, COALESCE(target, ''), task_params, cron, COALESCE(timezone, ''),
 	enabled, next_run_at, created_at, updated_at, state_json, COALESCE(last_error, '')`
 
+// claimCols are scheduleCols without state_json, which the claim does not
+// need and which can be the largest column (alert state).
+var claimCols = strings.Replace(scheduleCols, "state_json", "NULL", 1)
+
 func scanSchedule(sc interface{ Scan(...any) error }) (*Schedule, error) {
 	var s Schedule
 	var next, created, updated NullTime
