@@ -112,6 +112,8 @@ type Engine struct {
 	slotFree  chan struct{}
 	done      chan store.Completion
 
+	queue *runQueue
+
 	mu      sync.Mutex
 	active  map[int64]context.CancelFunc
 	cache   map[int64]*cached
@@ -158,7 +160,7 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	return &Engine{
 		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
-		done:   make(chan store.Completion, o.Workers*2),
+		done:   make(chan store.Completion, o.Workers*2), queue: newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{},
 	}
 }
@@ -220,6 +222,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	var jobs sync.WaitGroup
 	loop(e.claimLoop)
 	loop(func(ctx context.Context) { e.workLoop(ctx, jobsCtx, &jobs) })
+	loop(func(ctx context.Context) { e.dispatchLoop(ctx, jobsCtx, &jobs) })
 	loop(e.leaseLoop)
 	if l, ok := e.st.(listener); ok && l.CanListen() {
 		loop(e.listen)
@@ -306,7 +309,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	for ctx.Err() == nil {
 		now := e.o.Now()
 		horizon := now.Add(e.o.ClaimAhead)
-		claimed, inserted, err := e.st.ClaimDue(ctx, horizon, e.o.ClaimBatch, e.planner(now, horizon))
+		claimed, queued, err := e.st.ClaimDue(ctx, horizon, e.o.ClaimBatch, e.planner(now, horizon))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -319,9 +322,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		}
 		backoff = time.Second
 		e.setErr(nil)
-		if inserted > 0 {
-			signal(e.wakeWork)
-		}
+		e.queue.push(queued...)
 		if claimed == e.o.ClaimBatch {
 			continue // more are due
 		}
@@ -371,13 +372,10 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		if len(runs) == free {
 			continue
 		}
-		wait := min(e.o.PollInterval, 2*time.Second)
-		if len(runs) == 0 {
-			if next, err := e.st.NextRunnable(ctx); err == nil && next != nil {
-				wait = min(wait, next.Sub(e.o.Now()))
-			}
-		}
-		if !sleep(ctx, wait, e.wakeWork, e.slotFree) {
+		// Runs this instance queued are started by dispatchLoop; this loop
+		// finds the others (manual runs, retries after a restart, runs
+		// another instance queued but could not start) at least every 2 s.
+		if !sleep(ctx, min(e.o.PollInterval, 2*time.Second), e.wakeWork) {
 			return
 		}
 	}
@@ -412,6 +410,11 @@ func (e *Engine) completer() {
 		for len(batch) > 0 {
 			err := e.st.CompleteRuns(context.Background(), batch)
 			if err == nil {
+				for _, c := range batch {
+					if c.Retry && c.RetryAt != nil {
+						e.queue.push(store.Queued{ID: c.RunID, RunAfter: *c.RetryAt})
+					}
+				}
 				if e.o.Outbox != nil && slices.ContainsFunc(batch, func(c store.Completion) bool { return len(c.Notifications) > 0 }) {
 					e.o.Outbox.Notify()
 				}

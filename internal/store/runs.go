@@ -48,7 +48,7 @@ func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
 }
 
 // ClaimDue implements Store.
-func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed, inserted int, err error) {
+func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed int, queued []Queued, err error) {
 	now := time.Now()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := s.query(ctx, tx, `SELECT `+claimCols+` FROM job_schedules
@@ -83,30 +83,26 @@ func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Plan
 			for _, r := range f.Runs {
 				r.Schedule = sc
 				newRuns = append(newRuns, r)
-				if r.Status == StatusPending {
-					inserted++
-				}
 			}
 			ids, nexts, errs = append(ids, sc.ID), append(nexts, f.Next), append(errs, f.Error)
 		}
-		n, err := s.insertRuns(ctx, tx, now, newRuns)
+		queued, err = s.insertRuns(ctx, tx, now, newRuns)
 		if err != nil {
 			return err
 		}
-		_ = n
 		return s.advance(ctx, tx, now, ids, nexts, errs)
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("claim due schedules: %w", err)
+		return 0, nil, fmt.Errorf("claim due schedules: %w", err)
 	}
-	return claimed, inserted, nil
+	return claimed, queued, nil
 }
 
 // insertRuns inserts runs, ignoring duplicates of (job_type, job_id,
 // scheduled_for): multi-row statements on PostgreSQL (one round trip per
 // batch), one prepared statement per row on SQLite (in-process, where large
 // statements cost more to prepare than rows cost to step).
-func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun) (int, error) {
+func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun) ([]Queued, error) {
 	const cols = `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
 		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at) VALUES `
 	const conflict = ` ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`
@@ -126,29 +122,34 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 			r.Exclusive, s.ts(r.ScheduledFor), finished}, nil
 	}
 	const ph = "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d)"
+	var queued []Queued
 	if s.d.name == "sqlite" {
-		total := 0
 		if len(runs) == 0 {
-			return 0, nil
+			return nil, nil
 		}
 		stmt, err := tx.PrepareContext(ctx, cols+fmt.Sprintf(ph, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)+conflict)
 		if err != nil {
-			return 0, fmt.Errorf("insert runs: %w", err)
+			return nil, fmt.Errorf("insert runs: %w", err)
 		}
 		defer stmt.Close()
 		for _, r := range runs {
 			args, err := row(r)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			res, err := stmt.ExecContext(ctx, args...)
 			if err != nil {
-				return 0, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
+				return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
 			}
-			n, _ := res.RowsAffected()
-			total += int(n)
+			if n, _ := res.RowsAffected(); n == 1 && r.Status == StatusPending {
+				id, err := res.LastInsertId()
+				if err != nil {
+					return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
+				}
+				queued = append(queued, Queued{ID: id, RunAfter: r.ScheduledFor})
+			}
 		}
-		return total, nil
+		return queued, nil
 	}
 	// PostgreSQL: one statement with one array per column, whatever the count.
 	n := len(runs)
@@ -162,7 +163,7 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 		snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
 			TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
 		if err != nil {
-			return 0, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
+			return nil, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
 		}
 		jobTypes[i], jobIDs[i], statuses[i], kinds[i], snaps[i] = sc.JobType, strconv.FormatInt(sc.ID, 10), r.Status, r.Kind, string(snap)
 		userIDs[i], maxAtt[i], sched[i], excl[i] = sc.UserID, int32(max(r.MaxAttempts, 1)), r.ScheduledFor.UTC(), r.Exclusive
@@ -179,20 +180,36 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 			errs[i] = &v
 		}
 	}
-	res, err := s.exec(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
+	rows, err := s.query(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
 		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at)
 		SELECT v.job_type, v.job_id, v.user_id, v.status, v.kind, v.at, $12, v.snap::jsonb, v.result::jsonb, v.err, 1,
 			v.max_att, v.excl, v.at, v.fin
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
 			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[])
 			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin)
-		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`,
+		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING
+		RETURNING id, run_after, status`,
 		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished)
 	if err != nil {
-		return 0, fmt.Errorf("insert runs: %w", err)
+		return nil, fmt.Errorf("insert runs: %w", err)
 	}
-	affected, _ := res.RowsAffected()
-	return int(affected), nil
+	defer rows.Close()
+	for rows.Next() {
+		var q Queued
+		var at NullTime
+		var status string
+		if err := rows.Scan(&q.ID, &at, &status); err != nil {
+			return nil, fmt.Errorf("insert runs: %w", err)
+		}
+		if status == StatusPending {
+			q.RunAfter = at.T
+			queued = append(queued, q)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("insert runs: %w", err)
+	}
+	return queued, nil
 }
 
 // validJSON returns b when it is valid JSON, else b as a JSON string, so a
@@ -300,32 +317,66 @@ func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit i
 	if limit <= 0 {
 		return nil, nil
 	}
+	return s.claimRuns(ctx, owner, now, limit, lease, nil)
+}
+
+// ClaimRunIDs implements Store.
+func (s *DB) ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration) ([]Run, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return s.claimRuns(ctx, owner, now, len(ids), lease, ids)
+}
+
+// claimRuns claims due pending runs, all of them or only those in ids.
+func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids []int64) ([]Run, error) {
+	// The id filter: an array parameter on PostgreSQL (one cached
+	// statement), an inline list of integers on SQLite.
+	only := ""
+	args := []any{s.ts(now), limit}
+	if ids != nil {
+		if s.d.name == "postgres" {
+			args = append(args, ids)
+			only = " AND id = ANY($3::bigint[])"
+		} else {
+			var b strings.Builder
+			for i, id := range ids {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString(strconv.FormatInt(id, 10))
+			}
+			only = " AND id IN (" + b.String() + ")"
+		}
+	}
 	var out []Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Fires that came while the previous run is still going: skipped.
 		if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
 			error = 'skipped: the previous run of this schedule was still running'
-			WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1
+			WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
 				ORDER BY run_after, id LIMIT $2)
 			AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
 			AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE r2.job_type = job_schedule_runs.job_type
-				AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, s.ts(now), limit); err != nil {
+				AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, args...); err != nil {
 			return fmt.Errorf("skip overlapping fires: %w", err)
 		}
+		n := len(args)
 		var err error
 		out, err = collectRuns(s.query(ctx, tx, `WITH cand AS (
 				SELECT id, job_id, exclusive, run_after FROM job_schedule_runs
-				WHERE status = 'pending' AND (run_after IS NULL OR run_after <= $1)
+				WHERE status = 'pending' AND (run_after IS NULL OR run_after <= $1)`+only+`
 				ORDER BY run_after NULLS FIRST, id LIMIT $2`+s.d.lock+`
 			), ranked AS (
 				SELECT id, exclusive, row_number() OVER (PARTITION BY job_id ORDER BY run_after NULLS FIRST, id) AS rn FROM cand
 			)
-			UPDATE job_schedule_runs SET status = 'running', started_at = $1, lease_owner = $3, lease_expires_at = $4
+			UPDATE job_schedule_runs SET status = 'running', started_at = $1, lease_owner = $`+strconv.Itoa(n+1)+`,
+				lease_expires_at = $`+strconv.Itoa(n+2)+`
 			WHERE id IN (SELECT id FROM ranked WHERE rn = 1 OR NOT exclusive)
 			AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
 				WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
 				AND r2.status = 'running' AND r2.exclusive))
-			RETURNING `+runCols, s.ts(now), limit, owner, s.ts(now.Add(lease))))
+			RETURNING `+runCols, append(args, owner, s.ts(now.Add(lease)))...))
 		return err
 	})
 	if err != nil {
@@ -543,12 +594,12 @@ func (s *DB) ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, 
 func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time, maxAttempts int) (*Run, error) {
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		n, err := s.insertRuns(ctx, tx, time.Now(), []NewRun{{Schedule: sc, Status: StatusPending, Kind: KindManual,
+		q, err := s.insertRuns(ctx, tx, time.Now(), []NewRun{{Schedule: sc, Status: StatusPending, Kind: KindManual,
 			ScheduledFor: scheduledFor, MaxAttempts: maxAttempts, Exclusive: true}})
 		if err != nil {
 			return err
 		}
-		if n == 0 {
+		if len(q) == 0 {
 			return fmt.Errorf("a run of schedule %d for %s already exists", sc.ID, scheduledFor.Format(time.RFC3339Nano))
 		}
 		return s.queryRow(ctx, tx, `SELECT id FROM job_schedule_runs WHERE job_type = $1 AND job_id = $2 AND scheduled_for = $3`,

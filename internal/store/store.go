@@ -114,6 +114,13 @@ type NewRun struct {
 	Error        string
 }
 
+// Queued is a pending run inserted by a claim: the claiming instance
+// starts it at RunAfter without searching for it.
+type Queued struct {
+	ID       int64
+	RunAfter time.Time
+}
+
 // Fire plans what a claim does with one due schedule.
 type Fire struct {
 	// Runs to insert (pending runs and skipped/missed records).
@@ -214,8 +221,8 @@ type Store interface {
 	// or <= until, asks plan what to do with each, inserts the runs (a
 	// duplicate (job_type, job_id, scheduled_for) is ignored) and moves
 	// next_run_at, all in one transaction. It returns the number of
-	// schedules claimed and of pending runs inserted.
-	ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed, inserted int, err error)
+	// schedules claimed and the pending runs inserted.
+	ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed int, queued []Queued, err error)
 	// NextDue returns the earliest next_run_at of an enabled schedule, and
 	// whether any enabled schedule has a NULL next_run_at.
 	NextDue(ctx context.Context) (next *time.Time, hasNull bool, err error)
@@ -226,6 +233,9 @@ type Store interface {
 	// fire of a schedule whose previous exclusive run is still running is
 	// recorded as skipped instead (retries and manual runs wait).
 	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error)
+	// ClaimRunIDs claims the given pending runs that are due, like
+	// ClaimRuns; runs taken by another instance are left out.
+	ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration) ([]Run, error)
 	// ClaimRun claims one specific pending run (manual trigger); it returns
 	// ErrNotFound when the run is not pending or is taken.
 	ClaimRun(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) (*Run, error)

@@ -60,8 +60,8 @@ func TestClaimInsertsRunsOnceAndClaimsThem(t *testing.T) {
 			next := at.Add(time.Minute)
 			return store.Fire{Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: at, Exclusive: true, MaxAttempts: 2}}, Next: &next}
 		}
-		if _, ins, err := db.ClaimDue(ctx, at, 10, plan); err != nil || ins != 1 {
-			t.Fatalf("claim: %d %v", ins, err)
+		if _, ins, err := db.ClaimDue(ctx, at, 10, plan); err != nil || len(ins) != 1 {
+			t.Fatalf("claim: %v %v", ins, err)
 		}
 		// Force it due again: the same instant must not produce a second run.
 		if err := db.SetNextRun(ctx, sc.ID, &at); err != nil {
