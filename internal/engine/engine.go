@@ -160,7 +160,7 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	return &Engine{
 		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
-		done:   make(chan store.Completion, o.Workers*2), queue: newRunQueue(),
+		done: make(chan store.Completion, o.Workers*2), queue: newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{},
 	}
 }
