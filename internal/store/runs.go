@@ -296,22 +296,6 @@ func (s *DB) NextDue(ctx context.Context) (*time.Time, bool, error) {
 	return next.ptr(), nulls > 0, nil
 }
 
-// NextRunnable implements Store.
-func (s *DB) NextRunnable(ctx context.Context) (*time.Time, error) {
-	var next NullTime
-	var nulls int
-	err := s.queryRow(ctx, s.db, `SELECT (SELECT MIN(run_after) FROM job_schedule_runs WHERE status = 'pending'),
-		(SELECT COUNT(*) FROM (SELECT 1 FROM job_schedule_runs WHERE status = 'pending' AND run_after IS NULL LIMIT 1) x)`).Scan(&next, &nulls)
-	if err != nil {
-		return nil, fmt.Errorf("next runnable: %w", err)
-	}
-	if nulls > 0 {
-		t := time.Time{}
-		return &t, nil
-	}
-	return next.ptr(), nil
-}
-
 // ClaimRuns implements Store.
 func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error) {
 	if limit <= 0 {

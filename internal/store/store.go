@@ -226,8 +226,6 @@ type Store interface {
 	// NextDue returns the earliest next_run_at of an enabled schedule, and
 	// whether any enabled schedule has a NULL next_run_at.
 	NextDue(ctx context.Context) (next *time.Time, hasNull bool, err error)
-	// NextRunnable returns the earliest time a pending run may start.
-	NextRunnable(ctx context.Context) (*time.Time, error)
 	// ClaimRuns marks up to limit runnable pending runs as running with a
 	// lease for owner, never two exclusive runs of one schedule. A due cron
 	// fire of a schedule whose previous exclusive run is still running is
