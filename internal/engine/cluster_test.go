@@ -1,10 +1,13 @@
 package engine
 
 import (
+	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/atf/scheduler/internal/store"
 	"github.com/atf/scheduler/internal/store/storetest"
 )
 
@@ -79,5 +82,42 @@ func TestThreeEnginesShareWorkExactlyOnce(t *testing.T) {
 	}
 	if perSchedule != schedules {
 		t.Fatalf("%d schedules ran in the window, want %d", perSchedule, schedules)
+	}
+}
+
+// The web UI inserts a pending run itself and announces it on
+// scheduler_manual_trigger; two engines listen; the run executes once.
+func TestManualTriggerFromAnotherProcessRunsOnce(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ui := storetest.Open(t, "postgres", url)
+	sc := addSchedule(t, ui, "manual", "@every 24h", `{}`)
+	var calls atomic.Int32
+	h := funcHandler(func(ctx context.Context, job *Job) (*Outcome, error) {
+		calls.Add(1)
+		if job.Schedule.ID != sc.ID || job.Schedule.Name != "manual" {
+			return nil, fmt.Errorf("job carries schedule %+v", job.Schedule)
+		}
+		return &Outcome{Result: "done"}, nil
+	})
+	for i := range 2 {
+		o := testOptions()
+		o.NodeID = fmt.Sprintf("n%d", i)
+		startEngine(t, New(storetest.Open(t, "postgres", url), map[string]Handler{"script": h}, o))
+	}
+	// As the original web UI does: a bare row, no snapshot, then NOTIFY.
+	var runID int64
+	if err := ui.SQL().QueryRow(`INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, scheduled_for)
+		VALUES ('script', $1, 1, 'pending', now()) RETURNING id`, fmt.Sprint(sc.ID)).Scan(&runID); err != nil {
+		t.Fatal(err)
+	}
+	if err := ui.Notify(context.Background(), store.ChannelManualTrigger, fmt.Sprintf(`{"run_id": %d, "schedule_id": %d}`, runID, sc.ID)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the manual run to complete", func() bool {
+		r, err := ui.GetRun(context.Background(), runID)
+		return err == nil && r.Status == store.StatusCompleted
+	})
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("handler called %d times, want 1", n)
 	}
 }
