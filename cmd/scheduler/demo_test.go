@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -202,6 +203,13 @@ func generateDemoSeries(s demoSeries) ([]marketdata.Bar, bool) {
 // TestDemoDataIsGenerated checks that the bundled files are exactly the
 // generator's output and end as the demo's schedules expect.
 func TestDemoDataIsGenerated(t *testing.T) {
+	// Floating-point results may differ in the last bit across
+	// architectures (fused multiply-add is allowed on arm64, math.Exp has
+	// per-architecture assembly), which could change a rounded price or a
+	// shaping decision; the files were generated on amd64.
+	if runtime.GOARCH != "amd64" {
+		t.Skipf("the sample data is generated and compared on amd64, not %s", runtime.GOARCH)
+	}
 	for _, s := range demoSeriesList {
 		bars, ok := generateDemoSeries(s)
 		if !ok {
