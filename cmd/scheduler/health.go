@@ -54,7 +54,10 @@ func (h *healthChecker) check(ctx context.Context) {
 		res[name] = r
 	}
 	probe("database", h.a.db.Ping)
-	if h.a.notifyOpts.Enabled && h.a.notifyOpts.ServiceURL != "" {
+	// The notify endpoint is checked only where it is the Telegram channel
+	// (no bot token) and was configured explicitly: the default
+	// localhost:8000 of a deployment that does not use it is not a fault.
+	if h.a.notifyOpts.Enabled && h.a.cfg.Env("NOTIFICATION_SERVICE_URL") != "" && h.a.cfg.Env("TELEGRAM_BOT_TOKEN") == "" {
 		probe("notification_service", func(ctx context.Context) error {
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.a.notifyOpts.ServiceURL, nil)
 			if err != nil {
