@@ -296,6 +296,16 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 		case <-l.wake:
 		case <-done:
 			inflight--
+			// Collect every other finished send too, so that the next
+			// claim asks for all free slots at once.
+			for drained := false; !drained; {
+				select {
+				case <-done:
+					inflight--
+				default:
+					drained = true
+				}
+			}
 		case <-timer.C:
 			l.mu.Lock()
 			if !l.nextRetry.IsZero() && !l.nextRetry.After(d.cfg.Now()) {

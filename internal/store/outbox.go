@@ -51,7 +51,9 @@ func (o *Outbox) Insert(ctx context.Context, ns []notify.Notification) error {
 }
 
 // Claim implements notify.Outbox: due pending/failed rows whose older rows of
-// the same (channel, recipient) are all settled become sending.
+// the same (channel, recipient) are all settled become sending. Such a row
+// is the oldest active row of its recipient, found by one grouped pass over
+// the active rows (index on channel, recipient, id).
 func (o *Outbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notify.Notification, error) {
 	if req.Limit <= 0 {
 		return nil, fmt.Errorf("claim notifications: limit %d must be > 0", req.Limit)
@@ -64,9 +66,9 @@ func (o *Outbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notify.N
 			WHERE id IN (
 				SELECT n.id FROM notifications n
 				WHERE n.status IN ('pending', 'failed') AND n.next_attempt_at <= $2
-				AND ($4 = '' OR n.channel = $4)
-				AND NOT EXISTS (SELECT 1 FROM notifications p WHERE p.channel = n.channel AND p.recipient = n.recipient
-					AND p.id < n.id AND p.status IN ('pending', 'failed', 'sending'))
+				AND n.id IN (SELECT MIN(id) FROM notifications
+					WHERE status IN ('pending', 'failed', 'sending') AND ($4 = '' OR channel = $4)
+					GROUP BY channel, recipient)
 				ORDER BY n.id LIMIT $3`+s.d.lock+`)
 			RETURNING `+outboxCols, req.Owner, s.ts(req.Now), req.Limit, req.Channel)
 		if err != nil {
