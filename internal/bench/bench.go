@@ -192,7 +192,13 @@ func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 		return r, err
 	}
 	r.Fires = len(lags)
-	r.FiresPerSec = float64(len(lags)) / r.Seconds
+	// Rate over the span in which fires were due: from the first instant
+	// (the load schedules it two seconds ahead) to the end.
+	if first, ok, err := firstFire(ctx, db, start, end); err != nil {
+		return r, err
+	} else if ok && end.Sub(first) > 0 {
+		r.FiresPerSec = float64(len(lags)) / end.Sub(first).Seconds()
+	}
 	if len(lags) > 0 {
 		slices.Sort(lags)
 		r.LagP50 = lags[len(lags)/2]
@@ -221,6 +227,17 @@ func lagsBetween(ctx context.Context, db *store.DB, from, to time.Time) ([]float
 		out = append(out, float64(st.T.Sub(s.T).Microseconds())/1000)
 	}
 	return out, runs.Err()
+}
+
+// firstFire returns the earliest scheduled_for of bench runs in [from, to).
+func firstFire(ctx context.Context, db *store.DB, from, to time.Time) (time.Time, bool, error) {
+	var t store.NullTime
+	err := db.SQL().QueryRowContext(ctx, `SELECT MIN(scheduled_for) FROM job_schedule_runs
+		WHERE job_type = $1 AND scheduled_for >= $2 AND scheduled_for < $3`, JobType, db.TimeArg(from), db.TimeArg(to)).Scan(&t)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("first fire: %w", err)
+	}
+	return t.T, t.Valid, nil
 }
 
 // peakRSS returns the process's peak resident set size in MB (Linux).
