@@ -185,6 +185,17 @@ func printStatus(w io.Writer, a *app, st *store.Stats) {
 		fmt.Fprintf(w, " (oldest pending %.0f s)", st.OldestPendingAge)
 	}
 	fmt.Fprintln(w)
+	if ob, err := a.db.Outbox().Stats(context.Background(), time.Now()); err == nil {
+		chans := make([]string, 0, len(ob.LastErrorByChannel))
+		for ch := range ob.LastErrorByChannel {
+			chans = append(chans, ch)
+		}
+		sort.Strings(chans)
+		for _, ch := range chans {
+			e := ob.LastErrorByChannel[ch]
+			fmt.Fprintf(w, "  last %s error (notification %d, %s): %s\n", ch, e.ID, e.At.Format(time.RFC3339), firstLine(e.Error, 100))
+		}
+	}
 }
 
 func firstLine(s string, n int) string {
