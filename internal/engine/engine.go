@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atf/scheduler/internal/cronexpr"
 	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
 )
@@ -117,6 +118,7 @@ type Engine struct {
 	mu      sync.Mutex
 	active  map[int64]context.CancelFunc
 	cache   map[int64]*cached
+	crons   map[string]*cronexpr.Schedule // parsed expressions by cron and time zone
 	running bool
 	lastErr error
 	ticks   uint64
@@ -161,7 +163,7 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
 		done: make(chan store.Completion, o.Workers*2), queue: newRunQueue(),
-		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{},
+		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
 	}
 }
 

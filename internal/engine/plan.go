@@ -56,6 +56,16 @@ func (e *Engine) compile(s *store.Schedule) (*cronexpr.Schedule, JobOptions, err
 	c = &cached{key: key}
 	c.sched, c.opts, c.err = Compile(s, e.o.Location, e.handlers)
 	e.mu.Lock()
+	if c.sched != nil {
+		// Schedules share parsed expressions: 100,000 schedules usually
+		// hold a handful of distinct crons.
+		ck := s.Cron + "\x00" + s.Timezone
+		if shared, ok := e.crons[ck]; ok {
+			c.sched = shared
+		} else {
+			e.crons[ck] = c.sched
+		}
+	}
 	e.cache[s.ID] = c
 	e.mu.Unlock()
 	return c.sched, c.opts, c.err
