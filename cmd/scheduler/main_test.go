@@ -203,3 +203,47 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// An unreachable database at start is retried with backoff and said so in
+// the log; the process keeps trying until it is stopped.
+func TestBinaryRetriesUnreachableDatabaseAtStart(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	cmd := exec.Command(binary, "start")
+	cmd.Dir = dir
+	cmd.Env = append(testEnv(dir), "DATABASE_URL=postgres://postgres@"+deadAddr+"/test?sslmode=disable&connect_timeout=1", "HTTP_ADDR=off")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	deadline := time.Now().Add(20 * time.Second)
+	for strings.Count(logs.String(), "database not reachable; retrying") < 2 {
+		select {
+		case err := <-exited:
+			t.Fatalf("exited (%v) instead of retrying:\n%s", err, logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no two retry messages within 20 s:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(logs.String(), "in=2s") {
+		t.Errorf("backoff does not grow (want a retry in 2s):\n%s", logs.String())
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("did not stop on SIGTERM while waiting for the database")
+	}
+}

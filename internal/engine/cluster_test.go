@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -120,4 +121,25 @@ func TestManualTriggerFromAnotherProcessRunsOnce(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Fatalf("handler called %d times, want 1", n)
 	}
+}
+
+// The database connections die while the engine runs (as in a PostgreSQL
+// restart): the process stays up, retries and fires again once they are back.
+func TestSurvivesLostDatabaseConnections(t *testing.T) {
+	url := storetest.PostgresURL(t) + "&application_name=engine-lost-db-test"
+	db := storetest.Open(t, "postgres", url)
+	sc := addSchedule(t, db, "tick", "* * * * * *", `{}`)
+	e := New(db, map[string]Handler{"script": noop()}, testOptions())
+	startEngine(t, e)
+	// Observe through a connection of our own, which is not killed.
+	admin := storetest.Open(t, "postgres", strings.Replace(url, "engine-lost-db-test", "observer", 1))
+	completed := func() int { return countStatus(runsOf(t, admin, sc.ID), "completed") }
+	waitFor(t, 10*time.Second, "a first completed run", func() bool { return completed() >= 1 })
+	var killed int
+	if err := admin.SQL().QueryRow(`SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE application_name = 'engine-lost-db-test'`).Scan(&killed); err != nil || killed == 0 {
+		t.Fatalf("terminated %d backends: %v", killed, err)
+	}
+	before := completed()
+	waitFor(t, 20*time.Second, "runs to complete again after the connections were killed", func() bool { return completed() >= before+2 })
 }
