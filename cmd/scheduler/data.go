@@ -69,14 +69,14 @@ func runDataFetch(ctx context.Context, f dataFetchFlags, getenv func(string) str
 		ctx = context.Background()
 	}
 	if f.format != "table" && f.format != "csv" {
-		return fmt.Errorf("--format %q: want table or csv", f.format)
+		return &exitError{code: 2, err: fmt.Errorf("--format %q: want table or csv", f.format)}
 	}
 	if f.bars < 0 {
-		return fmt.Errorf("--bars %d: must be 0 (default lookback) or more", f.bars)
+		return &exitError{code: 2, err: fmt.Errorf("--bars %d: must be 0 (default lookback) or more", f.bars)}
 	}
 	tf, err := marketdata.ParseTimeframe(f.timeframe)
 	if err != nil {
-		return fmt.Errorf("--timeframe: %w", err)
+		return &exitError{code: 2, err: fmt.Errorf("--timeframe: %w", err)}
 	}
 	opts, err := marketdata.OptionsFromEnv(getenv)
 	if err != nil {
