@@ -107,14 +107,16 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	}
 	a.market = market
 	a.handlers = jobs.Handlers(jobs.Deps{
-		Script:         sc,
-		Market:         market,
-		DB:             a.db,
-		Planner:        &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log},
-		Indicators:     indicators.NewCache(8192),
-		AlertSchemaDir: cfg.AlertSchemaDir,
-		AlertLimits:    alerts.Limits{MaxTriggers: cfg.AlertMaxTrigger, FloodWindow: cfg.AlertFloodWin},
-		DatabaseURL:    cfg.DatabaseURL,
+		Script:               sc,
+		Market:               market,
+		DB:                   a.db,
+		Planner:              &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log},
+		Indicators:           indicators.NewCache(8192),
+		AlertSchemaDir:       cfg.AlertSchemaDir,
+		AlertLimits:          alerts.Limits{MaxTriggers: cfg.AlertMaxTrigger, FloodWindow: cfg.AlertFloodWin},
+		AlertDefaultLookback: cfg.AlertLookback,
+		AlertEveryEvaluation: !cfg.AlertOncePerBar,
+		DatabaseURL:          cfg.DatabaseURL,
 		OnAlertTriggered: func(jobType string, n int) {
 			a.metrics.AlertTriggered(jobType, n)
 		},
@@ -146,6 +148,7 @@ func openDB(ctx context.Context, cfg *config.Config, dbc config.DB, log *slog.Lo
 func (a *app) engineOptions() engine.Options {
 	c := a.cfg
 	return engine.Options{NodeID: c.NodeID, Workers: c.MaxWorkers, JobTimeout: c.JobTimeout,
+		TypeTimeouts:     map[string]time.Duration{"alert": c.AlertMaxEval, "screener": c.AlertMaxEval},
 		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
 		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
 		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer, Outbox: a.outbox}

@@ -58,6 +58,9 @@ type Options struct {
 	Workers int
 	// JobTimeout applies when a job has no timeout of its own.
 	JobTimeout time.Duration
+	// TypeTimeouts override JobTimeout per job type (alerts:
+	// ALERT_MAX_EVAL_TIME); a job's own timeout still wins.
+	TypeTimeouts map[string]time.Duration
 	// MisfireThreshold: a fire later than this was missed, not just late (60 s).
 	MisfireThreshold time.Duration
 	// MisfireGrace: missed fires younger than this still run (300 s).
@@ -516,6 +519,9 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 		h := e.handlers[job.Schedule.JobType]
 		opts := ParseJobOptions(job.Schedule.TaskParams)
 		timeout = e.o.JobTimeout
+		if t, ok := e.o.TypeTimeouts[job.Schedule.JobType]; ok && t > 0 {
+			timeout = t
+		}
 		if opts.Timeout > 0 {
 			timeout = opts.Timeout
 		}

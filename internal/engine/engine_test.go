@@ -376,3 +376,22 @@ func TestPanicIsAFailure(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestJobTypeTimeout(t *testing.T) {
+	db := storetest.SQLite(t)
+	sc := addSchedule(t, db, "slow-alert", "@every 1h", `{"options": {"retry_count": 0}}`)
+	o := testOptions()
+	o.TypeTimeouts = map[string]time.Duration{"script": time.Second}
+	e := New(db, map[string]Handler{"script": funcHandler(func(ctx context.Context, job *Job) (*Outcome, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})}, o)
+	r, _ := db.InsertRun(context.Background(), sc, time.Now(), 1)
+	if err := e.TriggerRun(context.Background(), r.ID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.GetRun(context.Background(), r.ID)
+	if got.Status != "failed" || got.Error != "timed out after 1 s" {
+		t.Fatalf("run = %s %q; want failed, timed out after 1 s", got.Status, got.Error)
+	}
+}

@@ -205,6 +205,7 @@ func (h *alertHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Out
 	if a.Name == "" {
 		a.Name = job.Schedule.Name
 	}
+	e.applyAlertDefaults(a, job.Schedule.TaskParams)
 	md, err := e.market()
 	if err != nil {
 		return nil, err
@@ -379,4 +380,25 @@ func alertNotification(job *engine.Job, a *alerts.Alert, s marketdata.Series, x 
 		Open: x.Bar.Open, High: x.Bar.High, Low: x.Bar.Low, Close: x.Bar.Close, Volume: x.Bar.Volume, Price: x.Bar.Close,
 		Status: x.Status, Values: x.Values, Data: data}
 	return req
+}
+
+// applyAlertDefaults applies the service-wide alert defaults to what the
+// config leaves open: ALERT_DEFAULT_LOOKBACK when options.lookback is absent,
+// and ALERT_ONCE_PER_BAR=false (every evaluation may notify) when neither
+// options.trigger nor options.evaluate_once_per_bar is given.
+func (d *Deps) applyAlertDefaults(a *alerts.Alert, raw []byte) {
+	if a.Options.Lookback == 0 && d.AlertDefaultLookback > 0 {
+		a.Options.Lookback = d.AlertDefaultLookback
+	}
+	if !d.AlertEveryEvaluation || a.Options.EvaluateOncePerBar != nil {
+		return
+	}
+	var p struct {
+		Options struct {
+			Trigger *string `json:"trigger"`
+		} `json:"options"`
+	}
+	if json.Unmarshal(raw, &p) == nil && p.Options.Trigger == nil {
+		a.Options.Trigger = alerts.TriggerEveryTime
+	}
 }

@@ -58,6 +58,13 @@ type Deps struct {
 	// AlertLimits are the flood-guard limits (ALERT_MAX_TRIGGERS,
 	// ALERT_FLOOD_WINDOW); zero values mean the alerts package defaults.
 	AlertLimits alerts.Limits
+	// AlertDefaultLookback is ALERT_DEFAULT_LOOKBACK: the bars an alert
+	// fetches at least when its options.lookback is absent (0: 200).
+	AlertDefaultLookback int
+	// AlertEveryEvaluation is ALERT_ONCE_PER_BAR=false: alerts that set
+	// neither options.trigger nor options.evaluate_once_per_bar may notify on
+	// every evaluation instead of once per closed bar.
+	AlertEveryEvaluation bool
 	// TickerLists are named ticker lists a screener may name instead of a
 	// list of tickers; they add to (and override) BuiltinTickerLists.
 	TickerLists map[string][]string
