@@ -125,6 +125,17 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 			t.Fatalf("scheduler %s: %v\n%s\nwant %q", args, err, out, want)
 		}
 	}
+	// SIGHUP reloads (systemd's ExecReload).
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	hupDeadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "reloaded schedules (SIGHUP)") {
+		if time.Now().After(hupDeadline) {
+			t.Fatalf("no reload after SIGHUP:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	// A second service on the same SQLite file is refused clearly.
 	second := exec.Command(binary, "start")
 	second.Dir, second.Env = dir, testEnv(dir)

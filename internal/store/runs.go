@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -388,8 +390,11 @@ func (s *DB) ClaimRun(ctx context.Context, id int64, owner string, now time.Time
 
 // Heartbeat implements Store.
 func (s *DB) Heartbeat(ctx context.Context, owner string, until time.Time) (int, error) {
+	// Rows being completed right now are skipped (their lease no longer
+	// matters), so a heartbeat never waits for or deadlocks with a completion.
 	res, err := s.exec(ctx, s.db, `UPDATE job_schedule_runs SET lease_expires_at = $1
-		WHERE status = 'running' AND lease_owner = $2`, s.ts(until), owner)
+		WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'running' AND lease_owner = $2
+			ORDER BY id`+s.d.lock+`)`, s.ts(until), owner)
 	if err != nil {
 		return 0, fmt.Errorf("heartbeat %s: %w", owner, err)
 	}
@@ -429,6 +434,8 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) e
 	if len(cs) == 0 {
 		return nil
 	}
+	// Lock rows in id order, as every other multi-row statement does.
+	slices.SortFunc(cs, func(a, b *Completion) int { return cmp.Compare(a.RunID, b.RunID) })
 	if s.d.name == "sqlite" {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE job_schedule_runs SET status = $1, finished_at = $2, result = $3,
 			error = $4, lease_owner = NULL, lease_expires_at = NULL
