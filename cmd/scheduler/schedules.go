@@ -54,11 +54,7 @@ func init() {
 	show := &cobra.Command{
 		Use: "show ID", Short: "Show one schedule as JSON", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			a, err := loadApp(cmd.Context(), false)
+			a, id, err := loadAppFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -124,11 +120,7 @@ func init() {
 		return &cobra.Command{
 			Use: use + " ID", Short: strings.ToUpper(use[:1]) + use[1:] + " a schedule", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				id, err := parseID(args[0])
-				if err != nil {
-					return err
-				}
-				a, err := loadApp(cmd.Context(), false)
+				a, id, err := loadAppFor(cmd, args[0])
 				if err != nil {
 					return err
 				}
@@ -146,11 +138,7 @@ func init() {
 	del := &cobra.Command{
 		Use: "delete ID", Short: "Delete a schedule (its run history is kept)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			a, err := loadApp(cmd.Context(), false)
+			a, id, err := loadAppFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -174,11 +162,7 @@ When no service runs on the SQLite database, or with --local, the run is
 executed by this command and its result printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			a, err := loadApp(cmd.Context(), false)
+			a, id, err := loadAppFor(cmd, args[0])
 			if err != nil {
 				return err
 			}
@@ -251,6 +235,17 @@ executed by this command and its result printed.`,
 	runs.AddCommand(runsList)
 
 	rootCmd.AddCommand(sched, runs)
+}
+
+// loadAppFor parses a schedule ID argument, then loads the app: the start of
+// every command that acts on one schedule.
+func loadAppFor(cmd *cobra.Command, arg string) (*app, int64, error) {
+	id, err := parseID(arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	a, err := loadApp(cmd.Context(), false)
+	return a, id, err
 }
 
 func parseID(s string) (int64, error) {
