@@ -559,8 +559,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 	dur := end.Sub(start)
 	if err != nil {
 		c.Error = err.Error()
-		var p *permanentError
-		if r.Attempt < r.MaxAttempts && !errors.As(err, &p) {
+		if r.Attempt < r.MaxAttempts && !IsPermanent(err) {
 			next := end.Add(e.backoff(job, r.Attempt))
 			c.Status, c.Retry, c.RetryAt = store.StatusPending, true, &next
 			log.Warn("run failed; will retry", "err", err, "retry_at", next, "duration", dur)
@@ -635,3 +634,10 @@ func permanent(err error) error { return &permanentError{err} }
 
 // Permanent marks err as not worth retrying (invalid configuration).
 func Permanent(err error) error { return permanent(err) }
+
+// IsPermanent reports whether err (or an error it wraps) was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}

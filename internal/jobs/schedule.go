@@ -437,20 +437,11 @@ func (h *scheduleHandler) run(ctx context.Context, job *engine.Job, p *ScheduleP
 // syncWorkers bounds the concurrent fetches of a data_sync.
 const syncWorkers = 4
 
-// permanentMark marks errors this package made permanent, so that it can
-// tell them apart (engine.Permanent's type is unexported).
-type permanentMark struct{ error }
+// permanent marks a failure that a retry cannot fix.
+func permanent(err error) error { return engine.Permanent(err) }
 
-func (p permanentMark) Unwrap() error { return p.error }
-
-// permanent is engine.Permanent with a mark isPermanent can see.
-func permanent(err error) error { return engine.Permanent(permanentMark{err}) }
-
-// isPermanent reports whether err was made with permanent.
-func isPermanent(err error) bool {
-	var p permanentMark
-	return errors.As(err, &p)
-}
+// isPermanent reports whether err was marked permanent.
+func isPermanent(err error) bool { return engine.IsPermanent(err) }
 
 // jobNotification plans the job notification of a run.
 func (e *env) jobNotification(ctx context.Context, job *engine.Job, nc notify.NotifyConfig, status string, dur time.Duration, result any, runErr error) []notify.Notification {
