@@ -462,6 +462,23 @@ func (e *Engine) leaseLoop(ctx context.Context) {
 		if err := e.RecoverExpired(ctx); err != nil && ctx.Err() == nil {
 			e.log.Warn("recovering expired runs failed", "err", err)
 		}
+		e.pruneCache(ctx)
+	}
+}
+
+// pruneCache forgets the compiled schedules when the cache holds clearly
+// more entries than there are schedules (deleted ones); they are compiled
+// again on their next claim.
+func (e *Engine) pruneCache(ctx context.Context) {
+	n, err := e.st.CountSchedules(ctx)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.cache) > n+n/10+100 {
+		e.cache = map[int64]*cached{}
+		e.crons = map[string]*cronexpr.Schedule{}
 	}
 }
 

@@ -395,3 +395,27 @@ func TestJobTypeTimeout(t *testing.T) {
 		t.Fatalf("run = %s %q; want failed, timed out after 1 s", got.Status, got.Error)
 	}
 }
+
+func TestCacheForgetsDeletedSchedules(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	e := New(db, map[string]Handler{"script": noop()}, testOptions())
+	for i := range 200 {
+		sc := addSchedule(t, db, fmt.Sprintf("s%d", i), "@hourly", `{}`)
+		if err := e.Validate(sc); err != nil {
+			t.Fatal(err)
+		}
+		if i > 0 {
+			if err := db.DeleteSchedule(ctx, sc.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	e.pruneCache(ctx)
+	e.mu.Lock()
+	n := len(e.cache)
+	e.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("cache holds %d entries for 1 schedule after pruning", n)
+	}
+}
