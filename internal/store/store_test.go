@@ -171,3 +171,39 @@ func TestConcurrentMigrateOnPostgres(t *testing.T) {
 		}
 	}
 }
+
+// LISTEN delivers scheduler_updates and scheduler_manual_trigger payloads,
+// after announcing the (re)connection with an empty channel.
+func TestListenDeliversNotifications(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db := storetest.Open(t, "postgres", url)
+	other := storetest.Open(t, "postgres", url)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	got := make(chan [2]string, 10)
+	go func() {
+		_ = db.Listen(ctx, []string{store.ChannelUpdates, store.ChannelManualTrigger}, func(ch, payload string) {
+			got <- [2]string{ch, payload}
+		})
+	}()
+	next := func() [2]string {
+		select {
+		case m := <-got:
+			return m
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification within 10 s")
+			return [2]string{}
+		}
+	}
+	if m := next(); m[0] != "" {
+		t.Fatalf("first callback = %v, want the connect signal", m)
+	}
+	_ = other.Notify(ctx, store.ChannelUpdates, "7")
+	_ = other.Notify(ctx, store.ChannelManualTrigger, `{"run_id": 3, "schedule_id": 7}`)
+	if m := next(); m != [2]string{store.ChannelUpdates, "7"} {
+		t.Fatalf("got %v", m)
+	}
+	if m := next(); m != [2]string{store.ChannelManualTrigger, `{"run_id": 3, "schedule_id": 7}`} {
+		t.Fatalf("got %v", m)
+	}
+}
