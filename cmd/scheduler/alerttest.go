@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,7 +75,7 @@ func runAlertTest(stdout io.Writer, f alertTestFlags) error {
 	if err != nil {
 		return invalid("config: %w", err)
 	}
-	params, name, err := alertTaskParams(raw)
+	params, name, err := scheduleTaskParams(raw, "alert")
 	if err != nil {
 		return invalid("config %s: %w", f.config, err)
 	}
@@ -143,38 +142,6 @@ func runAlertTest(stdout io.Writer, f alertTestFlags) error {
 type writeError struct{ err error }
 
 func (e *writeError) Error() string { return "write output: " + e.err.Error() }
-
-// alertTaskParams accepts task_params or a schedule object holding them
-// (task_params as an object or as a JSON string) and returns the params and
-// the schedule name.
-func alertTaskParams(raw []byte) ([]byte, string, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &top); err != nil {
-		return nil, "", fmt.Errorf("invalid JSON: %w", err)
-	}
-	tp, ok := top["task_params"]
-	if !ok {
-		return raw, "", nil
-	}
-	var name, jobType string
-	if v, ok := top["name"]; ok {
-		_ = json.Unmarshal(v, &name)
-	}
-	if v, ok := top["job_type"]; ok {
-		_ = json.Unmarshal(v, &jobType)
-		if jobType != "" && jobType != "alert" {
-			return nil, "", fmt.Errorf("job_type is %q, not \"alert\"", jobType)
-		}
-	}
-	if t := bytes.TrimSpace(tp); len(t) > 0 && t[0] == '"' {
-		var s string
-		if err := json.Unmarshal(t, &s); err != nil {
-			return nil, "", fmt.Errorf("task_params: %w", err)
-		}
-		tp = json.RawMessage(s)
-	}
-	return tp, name, nil
-}
 
 // floodLimitsFromEnv reads ALERT_MAX_TRIGGERS (count) and ALERT_FLOOD_WINDOW
 // (a Go duration such as 3m, or seconds).
