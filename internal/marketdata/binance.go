@@ -93,22 +93,12 @@ func (b *Binance) page(ctx context.Context, symbol string, tf Timeframe, from, t
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Accept", "application/json")
-	hc := b.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, body, err := getJSON(b.HTTP, req)
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if w, err := strconv.ParseInt(resp.Header.Get("X-MBX-USED-WEIGHT-1M"), 10, 64); err == nil {
 		b.usedWeight.Store(w + 1)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, binanceError(resp, body)
@@ -214,4 +204,24 @@ func snippet(b []byte) string {
 		s = s[:200] + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// getJSON sends req (Accept: application/json) with hc (nil: the default
+// client) and returns the response, already closed, and its body (at most
+// 64 MiB).
+func getJSON(hc *http.Client, req *http.Request) (*http.Response, []byte, error) {
+	req.Header.Set("Accept", "application/json")
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading body: %w", err)
+	}
+	return resp, body, nil
 }

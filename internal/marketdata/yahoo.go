@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -166,19 +165,9 @@ func (y *Yahoo) chart(ctx context.Context, symbol string, tf Timeframe, interval
 		ua = DefaultYahooUserAgent
 	}
 	req.Header.Set("User-Agent", ua)
-	req.Header.Set("Accept", "application/json")
-	hc := y.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, body, err := getJSON(y.HTTP, req)
 	if err != nil {
 		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading body: %w", err)
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		return nil, &RateLimitError{Provider: "yahoo", Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After")), Message: snippetText(body)}
