@@ -81,10 +81,14 @@ type Options struct {
 	Location *time.Location
 	// ClaimBatch is the number of schedules claimed per transaction (1000).
 	ClaimBatch int
-	// ClaimAhead is how far ahead of their instant fires are claimed (1 s):
-	// the run rows wait with run_after = the instant, so the claim's own
-	// time never delays a start.
+	// ClaimAhead is how far ahead of their instant fires are claimed (10 s):
+	// the run rows wait, pending and leased to this instance, with
+	// run_after = the instant, so the claim's own time never delays a start
+	// and a burst of fires due at one instant is in the database before it.
 	ClaimAhead time.Duration
+	// MaxQueued bounds the runs claimed ahead and waiting in memory
+	// (100,000); above it only fires due within a second are claimed.
+	MaxQueued int
 	// Now is the clock (time.Now).
 	Now func() time.Time
 	// Logger (slog.Default()).
@@ -154,7 +158,10 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 		o.ClaimBatch = 1000
 	}
 	if o.ClaimAhead <= 0 {
-		o.ClaimAhead = time.Second
+		o.ClaimAhead = 10 * time.Second
+	}
+	if o.MaxQueued <= 0 {
+		o.MaxQueued = 100_000
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -165,10 +172,15 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	return &Engine{
 		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
-		done: make(chan store.Completion, o.Workers*2), queue: newRunQueue(),
+		done: make(chan store.Completion, max(o.Workers*2, completionBuffer)), queue: newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
 	}
 }
+
+// completionBuffer is the minimum number of outcomes that may wait for the
+// completer: a worker is free again once its outcome is buffered, so a
+// burst of short runs is not slowed to the pace of the completion writes.
+const completionBuffer = 10_000
 
 // NodeID returns the lease owner name of this instance.
 func (e *Engine) NodeID() string { return e.o.NodeID }
@@ -235,6 +247,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.log.Info("engine started", "workers", e.o.Workers, "dialect", e.st.Dialect())
 	<-ctx.Done()
 	wg.Wait()
+	e.release()
 
 	// Graceful shutdown: wait for running jobs, then cancel them.
 	finished := make(chan struct{})
@@ -313,8 +326,18 @@ func (e *Engine) claimLoop(ctx context.Context) {
 	backoff := time.Second
 	for ctx.Err() == nil {
 		now := e.o.Now()
-		horizon := now.Add(e.o.ClaimAhead)
-		claimed, queued, err := e.st.ClaimDue(ctx, horizon, e.o.ClaimBatch, e.planner(now, horizon))
+		// Fires already claimed come first: while due runs wait to be
+		// started, claiming (seconds ahead) would only compete with them
+		// for the database.
+		if e.queue.hasDue(now) && e.claimAhead() > time.Second {
+			if !sleep(ctx, 100*time.Millisecond, e.queue.idle) {
+				return
+			}
+			continue
+		}
+		ahead := e.claimAhead()
+		horizon := now.Add(ahead)
+		claimed, queued, err := e.st.ClaimDue(ctx, e.o.NodeID, horizon, e.o.ClaimBatch, e.o.Lease, e.planner(now, horizon))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -339,12 +362,21 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		case hasNull:
 			wait = 0
 		case next != nil:
-			wait = min(wait, next.Sub(e.o.Now())-e.o.ClaimAhead)
+			wait = min(wait, next.Sub(e.o.Now())-e.claimAhead())
 		}
 		if wait > 0 && !sleep(ctx, wait, e.wakeClaim) {
 			return
 		}
 	}
+}
+
+// claimAhead is how far ahead the claim loop claims now: ClaimAhead, or a
+// second while MaxQueued runs already wait in memory.
+func (e *Engine) claimAhead() time.Duration {
+	if e.queue.len() >= e.o.MaxQueued {
+		return min(time.Second, e.o.ClaimAhead)
+	}
+	return e.o.ClaimAhead
 }
 
 // workLoop claims runnable runs up to the number of free workers.
@@ -482,11 +514,36 @@ func (e *Engine) pruneCache(ctx context.Context) {
 	}
 }
 
+// release gives back the runs this instance claimed ahead but did not
+// start, so that another instance or the next start fires them (under the
+// misfire policy if that is late).
+func (e *Engine) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	n, err := e.st.ReleaseRuns(ctx, e.o.NodeID, e.o.Now())
+	if err != nil {
+		e.log.Error("releasing runs claimed ahead failed; they are released when their lease expires", "err", err)
+		return
+	}
+	e.queue.clear()
+	if n > 0 {
+		e.log.Info("released runs claimed ahead", "runs", n)
+	}
+}
+
 // RecoverExpired retries or fails runs whose owner stopped renewing its
-// lease (the process died). A run is detected at most Lease + Lease/3
-// after its owner's last heartbeat.
+// lease (the process died), and releases the fires it had claimed ahead. A
+// running run is detected at most Lease + Lease/3 after its owner's last
+// heartbeat, a fire claimed ahead at most that long after its instant.
 func (e *Engine) RecoverExpired(ctx context.Context) error {
 	now := e.o.Now()
+	if n, err := e.st.ReleaseRuns(ctx, "", now); err != nil {
+		return err
+	} else if n > 0 {
+		e.log.Warn("released fires claimed ahead by an instance that stopped renewing its lease", "runs", n)
+		signal(e.wakeClaim)
+		signal(e.wakeWork)
+	}
 	runs, err := e.st.ExpiredRuns(ctx, now, 500)
 	if err != nil {
 		return err

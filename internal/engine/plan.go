@@ -145,15 +145,17 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 	if !next.IsZero() {
 		f.Next = &next
 	}
-	if s.NextRunAt == nil {
-		return f // first sight (new row, raw SQL insert, re-enabled): start from now
-	}
 	maxAttempts := 1 + e.o.RetryCount
 	if opts.RetryCount != nil {
 		maxAttempts = 1 + *opts.RetryCount
 	}
 	exclusive := !opts.Parallel
-	t := *s.NextRunAt
+	var t time.Time
+	if s.NextRunAt != nil {
+		t = *s.NextRunAt
+	} else {
+		t = sched.Next(now) // first sight (new row, raw SQL insert, re-enabled): from now on
+	}
 	graceStart := now.Add(-e.o.MisfireGrace)
 	if t.Before(graceStart) {
 		first, last, n := t, t, 0
@@ -180,6 +182,9 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 		}
 		t = sched.Next(t)
 		if len(late)+len(f.Runs) > maxEnumerate {
+			if !t.IsZero() && !t.After(horizon) {
+				f.Next = &t // the rest on the next claim
+			}
 			break
 		}
 	}

@@ -16,6 +16,8 @@ type runQueue struct {
 	mu   sync.Mutex
 	h    queueHeap
 	wake chan struct{}
+	// idle is signalled when the dispatcher has started every due run.
+	idle chan struct{}
 }
 
 type queueHeap []store.Queued
@@ -36,7 +38,9 @@ func (h *queueHeap) Pop() any {
 	return x
 }
 
-func newRunQueue() *runQueue { return &runQueue{wake: make(chan struct{}, 1)} }
+func newRunQueue() *runQueue {
+	return &runQueue{wake: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
+}
 
 func (q *runQueue) push(rs ...store.Queued) {
 	if len(rs) == 0 {
@@ -62,6 +66,20 @@ func (q *runQueue) due(now time.Time, limit int) (ids []int64, next time.Time) {
 		next = q.h[0].RunAfter
 	}
 	return ids, next
+}
+
+// hasDue reports whether a queued run's time has come.
+func (q *runQueue) hasDue(now time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.h) > 0 && !q.h[0].RunAfter.After(now)
+}
+
+// clear forgets every queued run.
+func (q *runQueue) clear() {
+	q.mu.Lock()
+	q.h = nil
+	q.mu.Unlock()
 }
 
 func (q *runQueue) len() int {
@@ -91,11 +109,13 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 				if ctx.Err() != nil {
 					return
 				}
-				// They stay pending in the database: the work loop or the
-				// next start picks them up.
+				// They stay pending in the database, leased to this
+				// instance: try again after a pause.
 				e.setErr(err)
-				e.log.Warn("claim queued runs failed", "err", err, "runs", len(ids))
-				signal(e.wakeWork)
+				e.log.Warn("claim queued runs failed; retrying", "err", err, "runs", len(ids), "in", backoff)
+				for _, id := range ids {
+					e.queue.push(store.Queued{ID: id, RunAfter: now})
+				}
 				sleep(ctx, backoff)
 				backoff = min(backoff*2, 5*time.Second)
 				continue
@@ -104,8 +124,12 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			for _, r := range runs {
 				e.start(jobsCtx, jobs, r)
 			}
+			if len(runs) < len(ids) {
+				signal(e.wakeWork) // waiting ones were handed to the general claim
+			}
 			continue
 		}
+		signal(e.queue.idle)
 		wait := e.o.PollInterval
 		if !next.IsZero() {
 			wait = next.Sub(e.o.Now())

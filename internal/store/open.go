@@ -193,7 +193,7 @@ type migration struct {
 	file    string
 }
 
-var migrations = []migration{{1, "001_core.sql"}}
+var migrations = []migration{{1, "001_core.sql"}, {2, "002_owned_pending.sql"}}
 
 // Migrate implements Store. Each migration runs once, recorded in
 // scheduler_migrations. Tables created by the original Python service are
@@ -234,11 +234,16 @@ func (s *DB) migrateOne(ctx context.Context, tx *sql.Tx, m migration) error {
 	if n > 0 {
 		return nil
 	}
-	adopting, err := s.tableExists(ctx, tx, "job_schedule_runs")
-	if err != nil {
-		return err
+	// Adoption of the Python service's tables happens with the first
+	// migration only.
+	adopting := false
+	if m.version == 1 {
+		var err error
+		if adopting, err = s.tableExists(ctx, tx, "job_schedule_runs"); err != nil {
+			return err
+		}
 	}
-	if adopting && m.version == 1 {
+	if adopting {
 		if has, err := s.columnExistsTx(ctx, tx, "job_schedule_runs", "lease_owner"); err != nil {
 			return err
 		} else if has {

@@ -50,7 +50,7 @@ func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
 }
 
 // ClaimDue implements Store.
-func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed int, queued []Queued, err error) {
+func (s *DB) ClaimDue(ctx context.Context, owner string, until time.Time, limit int, lease time.Duration, plan Planner) (claimed int, queued []Queued, err error) {
 	now := time.Now()
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := s.query(ctx, tx, `SELECT `+claimCols+` FROM job_schedules
@@ -88,7 +88,7 @@ func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Plan
 			}
 			ids, nexts, errs = append(ids, sc.ID), append(nexts, f.Next), append(errs, f.Error)
 		}
-		queued, err = s.insertRuns(ctx, tx, now, newRuns)
+		queued, err = s.insertRuns(ctx, tx, now, newRuns, owner, lease)
 		if err != nil {
 			return err
 		}
@@ -103,10 +103,19 @@ func (s *DB) ClaimDue(ctx context.Context, until time.Time, limit int, plan Plan
 // insertRuns inserts runs, ignoring duplicates of (job_type, job_id,
 // scheduled_for): multi-row statements on PostgreSQL (one round trip per
 // batch), one prepared statement per row on SQLite (in-process, where large
-// statements cost more to prepare than rows cost to step).
-func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun) ([]Queued, error) {
+// statements cost more to prepare than rows cost to step). Pending runs are
+// leased to owner until their instant plus lease when owner is set.
+func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun, owner string, lease time.Duration) ([]Queued, error) {
 	const cols = `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
-		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at) VALUES `
+		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
+		lease_owner, lease_expires_at) VALUES `
+	leased := func(r NewRun) (string, *time.Time) {
+		if owner == "" || r.Status != StatusPending {
+			return "", nil
+		}
+		t := r.ScheduledFor.Add(lease).UTC()
+		return owner, &t
+	}
 	const conflict = ` ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`
 	row := func(r NewRun) ([]any, error) {
 		sc := r.Schedule
@@ -119,17 +128,18 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 		if r.Status != StatusPending {
 			finished = s.ts(now)
 		}
+		o, exp := leased(r)
 		return []any{sc.JobType, strconv.FormatInt(sc.ID, 10), sc.UserID, r.Status, r.Kind,
 			s.ts(r.ScheduledFor), s.ts(now), string(snap), jsonArg(r.Result), nullStr(r.Error), max(r.MaxAttempts, 1),
-			r.Exclusive, s.ts(r.ScheduledFor), finished}, nil
+			r.Exclusive, s.ts(r.ScheduledFor), finished, nullStr(o), s.tsp(exp)}, nil
 	}
-	const ph = "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d)"
+	const ph = "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d,$%d,$%d)"
 	var queued []Queued
 	if s.d.name == "sqlite" {
 		if len(runs) == 0 {
 			return nil, nil
 		}
-		stmt, err := tx.PrepareContext(ctx, cols+fmt.Sprintf(ph, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)+conflict)
+		stmt, err := tx.PrepareContext(ctx, cols+fmt.Sprintf(ph, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)+conflict)
 		if err != nil {
 			return nil, fmt.Errorf("insert runs: %w", err)
 		}
@@ -157,8 +167,8 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 	n := len(runs)
 	jobTypes, jobIDs, statuses, kinds, snaps := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	userIDs, maxAtt := make([]int64, n), make([]int32, n)
-	sched, finished := make([]time.Time, n), make([]*time.Time, n)
-	results, errs := make([]*string, n), make([]*string, n)
+	sched, finished, expires := make([]time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	results, errs, owners := make([]*string, n), make([]*string, n), make([]*string, n)
 	excl := make([]bool, n)
 	for i, r := range runs {
 		sc := r.Schedule
@@ -173,6 +183,9 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 			t := now.UTC()
 			finished[i] = &t
 		}
+		if o, exp := leased(r); o != "" {
+			owners[i], expires[i] = &owner, exp
+		}
 		if len(r.Result) > 0 {
 			v := string(r.Result)
 			results[i] = &v
@@ -183,15 +196,17 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 		}
 	}
 	rows, err := s.query(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
-		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at)
+		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
+		lease_owner, lease_expires_at)
 		SELECT v.job_type, v.job_id, v.user_id, v.status, v.kind, v.at, $12, v.snap::jsonb, v.result::jsonb, v.err, 1,
-			v.max_att, v.excl, v.at, v.fin
+			v.max_att, v.excl, v.at, v.fin, v.owner, v.exp
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[])
-			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin)
+			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[], $14::text[], $15::timestamptz[])
+			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin, owner, exp)
 		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING
 		RETURNING id, run_after, status`,
-		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished)
+		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished,
+		owners, expires)
 	if err != nil {
 		return nil, fmt.Errorf("insert runs: %w", err)
 	}
@@ -318,7 +333,9 @@ func (s *DB) ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids [
 func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids []int64) ([]Run, error) {
 	// The id filter: an array parameter on PostgreSQL (one cached
 	// statement), an inline list of integers on SQLite.
-	only := ""
+	// Without ids: unowned pending runs only (runs claimed ahead belong to
+	// their claimer until released).
+	only := " AND lease_owner IS NULL"
 	args := []any{s.ts(now), limit}
 	if ids != nil {
 		if s.d.name == "postgres" {
@@ -363,7 +380,20 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 				WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
 				AND r2.status = 'running' AND r2.exclusive))
 			RETURNING `+runCols, append(args, owner, s.ts(now.Add(lease)))...))
-		return err
+		if err != nil || ids == nil || len(out) == len(ids) {
+			return err
+		}
+		// Runs asked for by id that must wait (a predecessor is running,
+		// or not yet due) go to the general claim, of any instance.
+		var rest []any
+		if s.d.name == "postgres" {
+			only, rest = " AND id = ANY($1::bigint[])", []any{ids}
+		}
+		if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET lease_owner = NULL, lease_expires_at = NULL
+			WHERE status = 'pending' AND lease_owner IS NOT NULL`+only, rest...); err != nil {
+			return fmt.Errorf("release waiting runs: %w", err)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
@@ -574,7 +604,8 @@ func (s *DB) insertOutbox(ctx context.Context, tx querier, ns []notify.Notificat
 // ExpiredRuns implements Store.
 func (s *DB) ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, error) {
 	out, err := collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs
-		WHERE status = 'running' AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2`, s.ts(now), limit))
+		WHERE status = 'running' AND lease_owner IS NOT NULL AND lease_expires_at < $1
+		ORDER BY lease_expires_at LIMIT $2`, s.ts(now), limit))
 	if err != nil {
 		return nil, fmt.Errorf("expired runs: %w", err)
 	}
@@ -586,7 +617,7 @@ func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time
 	var id int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q, err := s.insertRuns(ctx, tx, time.Now(), []NewRun{{Schedule: sc, Status: StatusPending, Kind: KindManual,
-			ScheduledFor: scheduledFor, MaxAttempts: maxAttempts, Exclusive: true}})
+			ScheduledFor: scheduledFor, MaxAttempts: maxAttempts, Exclusive: true}}, "", 0)
 		if err != nil {
 			return err
 		}
@@ -742,4 +773,48 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
 		st.OldestPendingAge = now.Sub(oldest.T).Seconds()
 	}
 	return st, nil
+}
+
+// ReleaseRuns implements Store.
+func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int, error) {
+	// cond selects the releasable runs; in the correlated subquery the run
+	// table is aliased r.
+	cond := func(p string) string {
+		if owner != "" {
+			return p + `status = 'pending' AND ` + p + `lease_owner = $1`
+		}
+		return p + `status = 'pending' AND ` + p + `lease_owner IS NOT NULL AND ` + p + `lease_expires_at < $1`
+	}
+	cron := func(p string) string { return ` AND ` + p + `kind IN ('cron', 'coalesced') AND ` + p + `attempt = 1` }
+	arg := any(owner)
+	if owner == "" {
+		arg = s.ts(now)
+	}
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		first := `(SELECT MIN(r.scheduled_for) FROM job_schedule_runs r WHERE r.job_type = job_schedules.job_type
+			AND r.job_id = CAST(job_schedules.id AS TEXT) AND ` + cond("r.") + cron("r.") + `)`
+		if _, err := s.exec(ctx, tx, `UPDATE job_schedules SET next_run_at = `+first+`
+			WHERE id IN (SELECT CAST(job_id AS INTEGER) FROM job_schedule_runs WHERE `+cond("")+cron("")+`)
+			AND next_run_at > `+first, arg); err != nil {
+			return fmt.Errorf("move next_run_at back: %w", err)
+		}
+		res, err := s.exec(ctx, tx, `DELETE FROM job_schedule_runs WHERE `+cond("")+cron(""), arg)
+		if err != nil {
+			return fmt.Errorf("delete unstarted fires: %w", err)
+		}
+		d, _ := res.RowsAffected()
+		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET lease_owner = NULL, lease_expires_at = NULL
+			WHERE `+cond(""), arg)
+		if err != nil {
+			return fmt.Errorf("release runs: %w", err)
+		}
+		u, _ := res.RowsAffected()
+		n = d + u
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("release runs of %q: %w", owner, err)
+	}
+	return int(n), nil
 }

@@ -221,8 +221,11 @@ type Store interface {
 	// or <= until, asks plan what to do with each, inserts the runs (a
 	// duplicate (job_type, job_id, scheduled_for) is ignored) and moves
 	// next_run_at, all in one transaction. It returns the number of
-	// schedules claimed and the pending runs inserted.
-	ClaimDue(ctx context.Context, until time.Time, limit int, plan Planner) (claimed int, queued []Queued, err error)
+	// schedules claimed and the pending runs inserted. With an owner, the
+	// pending runs are leased to it until their instant plus lease: the
+	// owner starts them by id (ClaimRunIDs), the general claim leaves them
+	// alone, and ReleaseRuns gives them back if the owner stops or dies.
+	ClaimDue(ctx context.Context, owner string, until time.Time, limit int, lease time.Duration, plan Planner) (claimed int, queued []Queued, err error)
 	// NextDue returns the earliest next_run_at of an enabled schedule, and
 	// whether any enabled schedule has a NULL next_run_at.
 	NextDue(ctx context.Context) (next *time.Time, hasNull bool, err error)
@@ -242,6 +245,14 @@ type Store interface {
 	// CompleteRuns writes outcomes, schedule states and notifications in
 	// one transaction. Rows whose lease was lost are left alone.
 	CompleteRuns(ctx context.Context, cs []Completion) error
+	// ReleaseRuns gives back pending runs that were claimed ahead but not
+	// started: owner's (at shutdown) or, with owner "", those whose lease
+	// expired before now (their owner died). A cron fire is deleted and its
+	// schedule's next_run_at moved back to it, so the next claim plans it
+	// again under the misfire policy; other runs (manual runs, retries) lose
+	// their owner and wait for the general claim. It returns the number of
+	// runs released.
+	ReleaseRuns(ctx context.Context, owner string, now time.Time) (int, error)
 	// ExpiredRuns returns running runs whose lease expired before now.
 	ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
 	// InsertRun inserts a manual pending run of schedule s and returns it.
