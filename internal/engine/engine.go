@@ -585,7 +585,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 	if e.o.Observer != nil {
 		e.o.Observer.RunStarted(r.JobType, start.Sub(r.ScheduledFor))
 	}
-	c := store.Completion{RunID: r.ID, Owner: e.o.NodeID}
+	c := store.Completion{RunID: r.ID, Owner: e.o.NodeID, StartedAt: start}
 	job, err := e.loadJob(ctx, r)
 	var out *Outcome
 	var timeout time.Duration

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atf/scheduler/internal/store"
@@ -75,6 +76,24 @@ func (q *runQueue) hasDue(now time.Time) bool {
 	return len(q.h) > 0 && !q.h[0].RunAfter.After(now)
 }
 
+// dueAtLeast reports whether at least n queued runs are due (a walk of the
+// due part of the heap, at most n nodes).
+func (q *runQueue) dueAtLeast(now time.Time, n int) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	count, stack := 0, []int{0}
+	for len(stack) > 0 && count < n {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(q.h) || q.h[i].RunAfter.After(now) {
+			continue
+		}
+		count++
+		stack = append(stack, 2*i+1, 2*i+2)
+	}
+	return count >= n
+}
+
 // clear forgets every queued run.
 func (q *runQueue) clear() {
 	q.mu.Lock()
@@ -88,13 +107,26 @@ func (q *runQueue) len() int {
 	return len(q.h)
 }
 
+// dispatchClaimers is the number of claims by id in flight at once: a
+// burst of fires due at one instant is started by two database sessions.
+const dispatchClaimers = 2
+
+// gatherWait is how long the dispatcher waits for busy workers to be free
+// before claiming fewer runs than are due.
+const gatherWait = 5 * time.Millisecond
+
 // dispatchLoop starts queued runs at their time. Runs another instance took
-// meanwhile, or that must wait for a running predecessor, are simply not
-// returned by the claim; the general work loop finds the waiting ones.
+// meanwhile are simply not returned by the claim; those that must wait for
+// a running predecessor are handed to the general work loop.
 func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
-	backoff := 100 * time.Millisecond
+	sem := make(chan struct{}, dispatchClaimers)
+	var claiming atomic.Int64 // runs being claimed: they take workers too
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	var gatherUntil time.Time
 	for ctx.Err() == nil {
-		free := e.o.Workers - e.Active()
+		busy := e.Active() + int(claiming.Load())
+		free := e.o.Workers - busy
 		if free <= 0 {
 			if !sleep(ctx, time.Second, e.slotFree) {
 				return
@@ -102,31 +134,37 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			continue
 		}
 		now := e.o.Now()
-		ids, next := e.queue.due(now, free)
-		if len(ids) > 0 {
-			runs, err := e.st.ClaimRunIDs(ctx, e.o.NodeID, now, ids, e.o.Lease)
-			if err != nil {
-				if ctx.Err() != nil {
+		// More runs are due than workers are free, and busy workers are
+		// about to be free: wait a moment for them, since claiming many
+		// runs at once costs little more than claiming a few.
+		if free < e.o.Workers/4 && busy > 0 && e.queue.dueAtLeast(now, free+1) {
+			if gatherUntil.IsZero() {
+				gatherUntil = now.Add(gatherWait)
+			}
+			if now.Before(gatherUntil) {
+				if !sleep(ctx, gatherUntil.Sub(now), e.slotFree) {
 					return
 				}
-				// They stay pending in the database, leased to this
-				// instance: try again after a pause.
-				e.setErr(err)
-				e.log.Warn("claim queued runs failed; retrying", "err", err, "runs", len(ids), "in", backoff)
-				for _, id := range ids {
-					e.queue.push(store.Queued{ID: id, RunAfter: now})
-				}
-				sleep(ctx, backoff)
-				backoff = min(backoff*2, 5*time.Second)
 				continue
 			}
-			backoff = 100 * time.Millisecond
-			for _, r := range runs {
-				e.start(jobsCtx, jobs, r)
+		}
+		gatherUntil = time.Time{}
+		ids, next := e.queue.due(now, free)
+		if len(ids) > 0 {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return // still leased to this instance: released at shutdown
 			}
-			if len(runs) < len(ids) {
-				signal(e.wakeWork) // waiting ones were handed to the general claim
-			}
+			claiming.Add(int64(len(ids)))
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				defer func() { <-sem }()
+				e.claimQueued(ctx, jobsCtx, jobs, now, ids)
+				claiming.Add(-int64(len(ids)))
+				signal(e.slotFree)
+			}()
 			continue
 		}
 		signal(e.queue.idle)
@@ -137,5 +175,32 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 		if !sleep(ctx, wait, e.queue.wake) {
 			return
 		}
+	}
+}
+
+// claimQueued claims queued runs by id and starts them. When the claim
+// fails they stay pending in the database, leased to this instance, and
+// are queued again after a pause.
+func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup, now time.Time, ids []int64) {
+	runs, err := e.st.ClaimRunIDs(ctx, e.o.NodeID, now, ids, e.o.Lease)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		e.setErr(err)
+		e.log.Warn("claim queued runs failed; retrying", "err", err, "runs", len(ids), "in", time.Second)
+		sleep(ctx, time.Second)
+		qs := make([]store.Queued, len(ids))
+		for i, id := range ids {
+			qs[i] = store.Queued{ID: id, RunAfter: now}
+		}
+		e.queue.push(qs...)
+		return
+	}
+	for _, r := range runs {
+		e.start(jobsCtx, jobs, r)
+	}
+	if len(runs) < len(ids) {
+		signal(e.wakeWork) // waiting ones were handed to the general claim
 	}
 }

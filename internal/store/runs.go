@@ -355,14 +355,22 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 	var out []Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Fires that came while the previous run is still going: skipped.
-		if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
-			error = 'skipped: the previous run of this schedule was still running'
-			WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
-				ORDER BY run_after, id LIMIT $2)
-			AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
-			AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE r2.job_type = job_schedule_runs.job_type
-				AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, args...); err != nil {
-			return fmt.Errorf("skip overlapping fires: %w", err)
+		skip := func() error {
+			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
+				error = 'skipped: the previous run of this schedule was still running'
+				WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
+					ORDER BY run_after, id LIMIT $2)
+				AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
+				AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE r2.job_type = job_schedule_runs.job_type
+					AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, args...); err != nil {
+				return fmt.Errorf("skip overlapping fires: %w", err)
+			}
+			return nil
+		}
+		if ids == nil {
+			if err := skip(); err != nil {
+				return err
+			}
 		}
 		n := len(args)
 		var err error
@@ -383,8 +391,13 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 		if err != nil || ids == nil || len(out) == len(ids) {
 			return err
 		}
-		// Runs asked for by id that must wait (a predecessor is running,
-		// or not yet due) go to the general claim, of any instance.
+		// Runs asked for by id and not claimed: cron fires whose
+		// predecessor is running are skipped (checked only now, so the
+		// usual case costs one statement); the others (retries, manual
+		// runs, not yet due) go to the general claim, of any instance.
+		if err := skip(); err != nil {
+			return err
+		}
 		var rest []any
 		if s.d.name == "postgres" {
 			only, rest = " AND id = ANY($1::bigint[])", []any{ids}
@@ -468,14 +481,15 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) e
 	slices.SortFunc(cs, func(a, b *Completion) int { return cmp.Compare(a.RunID, b.RunID) })
 	if s.d.name == "sqlite" {
 		stmt, err := tx.PrepareContext(ctx, `UPDATE job_schedule_runs SET status = $1, finished_at = $2, result = $3,
-			error = $4, lease_owner = NULL, lease_expires_at = NULL
+			error = $4, lease_owner = NULL, lease_expires_at = NULL, started_at = COALESCE($7, started_at)
 			WHERE id = $5 AND status = 'running' AND lease_owner = $6`)
 		if err != nil {
 			return fmt.Errorf("complete runs: %w", err)
 		}
 		defer stmt.Close()
 		for _, c := range cs {
-			if _, err := stmt.ExecContext(ctx, c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner); err != nil {
+			if _, err := stmt.ExecContext(ctx, c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner,
+				s.tsp(c.startedAt())); err != nil {
 				return fmt.Errorf("complete run %d: %w", c.RunID, err)
 			}
 		}
@@ -484,11 +498,11 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) e
 	ids := make([]int64, len(cs))
 	owners := make([]string, len(cs))
 	statuses := make([]string, len(cs))
-	ats := make([]time.Time, len(cs))
+	ats, starts := make([]time.Time, len(cs)), make([]*time.Time, len(cs))
 	results := make([]*string, len(cs))
 	errs := make([]*string, len(cs))
 	for i, c := range cs {
-		ids[i], owners[i], statuses[i], ats[i] = c.RunID, c.Owner, c.Status, c.At.UTC()
+		ids[i], owners[i], statuses[i], ats[i], starts[i] = c.RunID, c.Owner, c.Status, c.At.UTC(), c.startedAt()
 		if len(c.Result) > 0 {
 			r := string(c.Result)
 			results[i] = &r
@@ -499,11 +513,12 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) e
 		}
 	}
 	_, err := s.exec(ctx, tx, `UPDATE job_schedule_runs r SET status = v.status, finished_at = v.at,
-		result = v.result::jsonb, error = v.err, lease_owner = NULL, lease_expires_at = NULL
-		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[])
-			AS v(id, owner, status, at, result, err)
+		result = v.result::jsonb, error = v.err, lease_owner = NULL, lease_expires_at = NULL,
+		started_at = COALESCE(v.started, r.started_at)
+		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[])
+			AS v(id, owner, status, at, result, err, started)
 		WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.owner`,
-		ids, owners, statuses, ats, results, errs)
+		ids, owners, statuses, ats, results, errs, starts)
 	if err != nil {
 		return fmt.Errorf("complete runs: %w", err)
 	}
@@ -525,6 +540,9 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 		if err != nil {
 			return fmt.Errorf("run %d: %w", c.RunID, err)
 		}
+		if st := c.startedAt(); st != nil {
+			started = NullTime{T: *st, Valid: true}
+		}
 		if _, err = s.exec(ctx, tx, `INSERT INTO job_run_attempts (run_id, attempt, owner, started_at, finished_at, error)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, attempt) DO NOTHING`,
 			c.RunID, attempt, c.Owner, s.tsp(started.ptr()), s.ts(c.At), c.Error); err != nil {
@@ -540,9 +558,9 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 			c.RunID, c.Owner)
 	default:
 		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = $1, finished_at = $2, result = $3,
-			error = $4, lease_owner = NULL, lease_expires_at = NULL
+			error = $4, lease_owner = NULL, lease_expires_at = NULL, started_at = COALESCE($7, started_at)
 			WHERE id = $5 AND status = 'running' AND lease_owner = $6`,
-			c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner)
+			c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner, s.tsp(c.startedAt()))
 	}
 	if err != nil {
 		return fmt.Errorf("update run %d: %w", c.RunID, err)
@@ -817,4 +835,13 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 		return 0, fmt.Errorf("release runs of %q: %w", owner, err)
 	}
 	return int(n), nil
+}
+
+// startedAt is c.StartedAt in UTC, or nil when unset.
+func (c *Completion) startedAt() *time.Time {
+	if c.StartedAt.IsZero() {
+		return nil
+	}
+	t := c.StartedAt.UTC()
+	return &t
 }

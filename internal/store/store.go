@@ -145,6 +145,9 @@ type Completion struct {
 	Result json.RawMessage
 	Error  string
 	At     time.Time
+	// StartedAt, when set, is when the handler really started (the claim
+	// recorded the claim's time); it replaces started_at.
+	StartedAt time.Time
 	// RetryAt, for Status pending after a failure, is when the next attempt
 	// may start; the failed attempt is recorded in job_run_attempts.
 	RetryAt *time.Time
