@@ -466,8 +466,9 @@ func (e *Engine) completer() {
 	}
 	for c := range e.done {
 		batch = append(batch, c)
+		first := time.Now()
 	drain:
-		for len(batch) < maxBatch {
+		for len(batch) < maxBatch || e.deferCompletions(first, len(batch)) {
 			select {
 			case c, ok := <-e.done:
 				if !ok {
@@ -475,12 +476,29 @@ func (e *Engine) completer() {
 				}
 				batch = append(batch, c)
 			default:
-				break drain
+				if !e.deferCompletions(first, len(batch)) {
+					break drain
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
 		}
-		flush()
+		for len(batch) > 0 {
+			n := min(len(batch), maxBatch)
+			rest := slices.Clone(batch[n:])
+			batch = batch[:n]
+			flush()
+			batch = append(batch, rest...)
+		}
 	}
 	flush()
+}
+
+// deferCompletions reports whether the completer should keep collecting
+// outcomes instead of writing them: while claimed runs are due and wait to
+// be started, starting them is the better use of the database. At most a
+// second and 10,000 outcomes are held back.
+func (e *Engine) deferCompletions(first time.Time, n int) bool {
+	return n < 10_000 && time.Since(first) < time.Second && e.queue.hasDue(e.o.Now())
 }
 
 // leaseLoop renews this instance's leases and recovers runs of dead owners.
