@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -58,19 +59,28 @@ func (s *DB) CreateSchedule(ctx context.Context, sc *Schedule) error {
 // clears next_run_at so the next claim recomputes it from the new cron.
 func (s *DB) UpdateSchedule(ctx context.Context, sc *Schedule) error {
 	now := time.Now().UTC()
-	res, err := s.exec(ctx, s.db, `UPDATE job_schedules SET user_id = $1, name = $2, job_type = $3, target = $4,
-		task_params = $5, cron = $6, timezone = $7, enabled = $8, next_run_at = NULL, last_error = NULL,
-		updated_at = $9 WHERE id = $10`,
-		sc.UserID, sc.Name, sc.JobType, sc.Target, taskParamsArg(sc.TaskParams), sc.Cron, nullStr(sc.Timezone),
-		sc.Enabled, s.ts(now), sc.ID)
-	if err != nil {
-		if isUnique(err) {
-			return fmt.Errorf("update schedule %d: user %d already has a schedule named %q", sc.ID, sc.UserID, sc.Name)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.dropFutureFires(ctx, tx, sc.ID, now); err != nil {
+			return err
 		}
+		res, err := s.exec(ctx, tx, `UPDATE job_schedules SET user_id = $1, name = $2, job_type = $3, target = $4,
+			task_params = $5, cron = $6, timezone = $7, enabled = $8, next_run_at = NULL, last_error = NULL,
+			updated_at = $9 WHERE id = $10`,
+			sc.UserID, sc.Name, sc.JobType, sc.Target, taskParamsArg(sc.TaskParams), sc.Cron, nullStr(sc.Timezone),
+			sc.Enabled, s.ts(now), sc.ID)
+		if err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("user %d already has a schedule named %q", sc.UserID, sc.Name)
+			}
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("update schedule %d: %w", sc.ID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("update schedule %d: %w", sc.ID, ErrNotFound)
 	}
 	sc.UpdatedAt, sc.NextRunAt, sc.LastError = now, nil, ""
 	return nil
@@ -129,27 +139,61 @@ func (s *DB) ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, e
 	return out, rows.Err()
 }
 
-// DeleteSchedule implements Store. Its run history is kept.
+// DeleteSchedule implements Store. Its run history is kept; fires claimed
+// ahead that are not due yet are deleted.
 func (s *DB) DeleteSchedule(ctx context.Context, id int64) error {
-	res, err := s.exec(ctx, s.db, `DELETE FROM job_schedules WHERE id = $1`, id)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.dropFutureFires(ctx, tx, id, time.Now()); err != nil {
+			return err
+		}
+		res, err := s.exec(ctx, tx, `DELETE FROM job_schedules WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("delete schedule %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("delete schedule %d: %w", id, ErrNotFound)
 	}
 	return nil
 }
 
 // SetEnabled implements Store.
 func (s *DB) SetEnabled(ctx context.Context, id int64, enabled bool) error {
-	res, err := s.exec(ctx, s.db, `UPDATE job_schedules SET enabled = $1, next_run_at = NULL, updated_at = $2 WHERE id = $3`,
-		enabled, s.ts(time.Now()), id)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		if err := s.dropFutureFires(ctx, tx, id, now); err != nil {
+			return err
+		}
+		res, err := s.exec(ctx, tx, `UPDATE job_schedules SET enabled = $1, next_run_at = NULL, updated_at = $2 WHERE id = $3`,
+			enabled, s.ts(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
 	if err != nil {
 		return fmt.Errorf("set schedule %d enabled=%v: %w", id, enabled, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("schedule %d: %w", id, ErrNotFound)
+	return nil
+}
+
+// dropFutureFires deletes the cron fires of schedule id that an instance
+// claimed ahead and that are not due yet: after a change of the schedule
+// they are planned again from its new definition (an instance holding one
+// in memory finds it gone when it comes due).
+func (s *DB) dropFutureFires(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error {
+	if _, err := s.exec(ctx, tx, `DELETE FROM job_schedule_runs
+		WHERE job_type = (SELECT job_type FROM job_schedules WHERE id = $1) AND job_id = $2
+		AND status = 'pending' AND kind IN ('cron', 'coalesced') AND attempt = 1 AND scheduled_for > $3`,
+		id, strconv.FormatInt(id, 10), s.ts(now)); err != nil {
+		return fmt.Errorf("drop fires claimed ahead: %w", err)
 	}
 	return nil
 }
