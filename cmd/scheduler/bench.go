@@ -22,7 +22,8 @@ holds real schedules), runs the real engine for the given time and prints
 fires per second, the lag between scheduled_for and started_at (p50, p99,
 max) and the peak resident memory.`,
 		Example: `  scheduler bench --schedules 10000 --cron "* * * * * *" --for 30s --db sqlite:///tmp/bench.db
-  scheduler bench --schedules 100000 --cron "*/10 * * * * *" --for 60s --db postgres://postgres@127.0.0.1/bench`,
+  scheduler bench --schedules 100000 --cron "*/10 * * * * *" --for 60s --db postgres://postgres@127.0.0.1/bench
+  scheduler bench --schedules 100000 --cron "*/10 * * * * *" --stagger --for 60s --db postgres://postgres@127.0.0.1/bench`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if dbURL == "" {
@@ -59,6 +60,7 @@ max) and the peak resident memory.`,
 	f := cmd.Flags()
 	f.IntVar(&o.Schedules, "schedules", 10000, "number of no-op schedules")
 	f.StringVar(&o.Cron, "cron", "* * * * * *", "their cron expression")
+	f.BoolVar(&o.Stagger, "stagger", false, `spread schedules of a "*/N * * * * *" cron evenly over its N seconds`)
 	f.DurationVar(&o.For, "for", 30*time.Second, "how long to run")
 	f.IntVar(&o.Engines, "engines", 1, "engine instances in this process (PostgreSQL)")
 	f.IntVar(&o.Workers, "workers", 1000, "workers per engine")

@@ -36,6 +36,10 @@ type Options struct {
 	Schedules int
 	// Cron is their expression (e.g. "* * * * * *").
 	Cron string
+	// Stagger spreads the schedules of a "*/N * * * * *" cron evenly over
+	// its N seconds (schedule i fires at seconds i mod N, i mod N + N, ...),
+	// instead of all at the same instants.
+	Stagger bool
 	// For is how long the engine runs.
 	For time.Duration
 	// Engines is the number of engine instances (PostgreSQL only).
@@ -50,6 +54,7 @@ type Options struct {
 type Report struct {
 	Schedules   int     `json:"schedules"`
 	Cron        string  `json:"cron"`
+	Stagger     bool    `json:"stagger"`
 	Dialect     string  `json:"dialect"`
 	Seconds     float64 `json:"seconds"`
 	Fires       int     `json:"fires"`
@@ -66,8 +71,12 @@ type Report struct {
 
 // String formats the report for people.
 func (r Report) String() string {
+	cron := r.Cron
+	if r.Stagger {
+		cron += ", staggered"
+	}
 	return fmt.Sprintf("%s: %d schedules (%s) for %.0f s: %d fires started, %.0f fires/s, lag p50 %.0f ms p99 %.0f ms max %.0f ms, peak RSS %.0f MB (heap %.0f MB), runs at stop %v",
-		r.Dialect, r.Schedules, r.Cron, r.Seconds, r.Fires, r.FiresPerSec, r.LagP50, r.LagP99, r.LagMax, r.PeakRSSMB, r.HeapMB, r.ByStatus)
+		r.Dialect, r.Schedules, cron, r.Seconds, r.Fires, r.FiresPerSec, r.LagP50, r.LagP99, r.LagMax, r.PeakRSSMB, r.HeapMB, r.ByStatus)
 }
 
 // noop is the bench job: it only counts.
@@ -83,8 +92,9 @@ func (h noop) Handle(context.Context, *engine.Job) (*engine.Outcome, error) {
 var ErrNotScratch = errors.New("database holds schedules that the bench did not create; use a scratch database")
 
 // Load inserts n bench schedules (after checking the database is scratch)
-// with next_run_at set to their first fire after now.
-func Load(ctx context.Context, db *store.DB, n int, cron string) error {
+// with next_run_at set to their first fire after now; stagger as in
+// Options.
+func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool) error {
 	var real int
 	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM job_schedules WHERE name NOT LIKE 'bench-%'`).Scan(&real); err != nil {
 		return fmt.Errorf("check scratch database: %w", err)
@@ -92,9 +102,30 @@ func Load(ctx context.Context, db *store.DB, n int, cron string) error {
 	if real > 0 {
 		return fmt.Errorf("%w (%d found)", ErrNotScratch, real)
 	}
-	sched, err := cronexpr.Parse(cron, time.UTC)
-	if err != nil {
-		return fmt.Errorf("--cron: %w", err)
+	crons := []string{cron}
+	if stagger {
+		var step int
+		rest, ok := strings.CutPrefix(cron, "*/")
+		if ok {
+			var tail string
+			_, err := fmt.Sscanf(rest, "%d %s", &step, &tail)
+			ok = err == nil && step > 1 && step <= 60 && strings.HasSuffix(rest, " * * * * *")
+		}
+		if !ok {
+			return fmt.Errorf("--stagger: cron %q is not of the form \"*/N * * * * *\" with N in 2-60", cron)
+		}
+		crons = crons[:0]
+		for s := range step {
+			crons = append(crons, fmt.Sprintf("%d/%d * * * * *", s, step))
+		}
+	}
+	firsts := make([]time.Time, len(crons))
+	for i, c := range crons {
+		sched, err := cronexpr.Parse(c, time.UTC)
+		if err != nil {
+			return fmt.Errorf("--cron: %w", err)
+		}
+		firsts[i] = sched.Next(time.Now().Add(2 * time.Second))
 	}
 	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedule_runs WHERE job_type = $1`, JobType); err != nil {
 		return fmt.Errorf("clear old bench runs: %w", err)
@@ -102,19 +133,21 @@ func Load(ctx context.Context, db *store.DB, n int, cron string) error {
 	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedules WHERE name LIKE 'bench-%'`); err != nil {
 		return fmt.Errorf("clear old bench schedules: %w", err)
 	}
-	first := sched.Next(time.Now().Add(2 * time.Second))
-	ts := db.TimeArg(first)
 	const batch = 1000
 	for start := 0; start < n; start += batch {
 		end := min(start+batch, n)
 		var b strings.Builder
 		b.WriteString(`INSERT INTO job_schedules (user_id, name, job_type, target, task_params, cron, enabled, next_run_at) VALUES `)
-		args := []any{cron, ts}
+		var args []any
+		for i := range crons {
+			args = append(args, crons[i], db.TimeArg(firsts[i]))
+		}
 		for i := start; i < end; i++ {
 			if i > start {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "(1, '%s%d', '%s', 'bench', '{}', $1, TRUE, $2)", NamePrefix, i, JobType)
+			k := i % len(crons)
+			fmt.Fprintf(&b, "(1, '%s%d', '%s', 'bench', '{}', $%d, TRUE, $%d)", NamePrefix, i, JobType, 2*k+1, 2*k+2)
 		}
 		if _, err := db.SQL().ExecContext(ctx, b.String(), args...); err != nil {
 			return fmt.Errorf("insert bench schedules: %w", err)
@@ -131,7 +164,7 @@ func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 	if o.Engines <= 0 {
 		o.Engines = 1
 	}
-	if err := Load(ctx, db, o.Schedules, o.Cron); err != nil {
+	if err := Load(ctx, db, o.Schedules, o.Cron, o.Stagger); err != nil {
 		return Report{}, err
 	}
 	var handled atomic.Int64
@@ -170,7 +203,7 @@ func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 	for range o.Engines {
 		<-done
 	}
-	r := Report{Schedules: o.Schedules, Cron: o.Cron, Dialect: db.Dialect(), Seconds: end.Sub(start).Seconds(),
+	r := Report{Schedules: o.Schedules, Cron: o.Cron, Stagger: o.Stagger, Dialect: db.Dialect(), Seconds: end.Sub(start).Seconds(),
 		Handled: handled.Load(), HeapMB: float64(peakHeap) / (1 << 20), PeakRSSMB: peakRSS()}
 	r.ByStatus = map[string]int{}
 	rows, err := db.SQL().QueryContext(ctx, `SELECT status, COUNT(*) FROM job_schedule_runs WHERE job_type = $1 GROUP BY status`, JobType)
