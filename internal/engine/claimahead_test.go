@@ -183,54 +183,55 @@ func TestDeadInstanceFiresRunElsewhere(t *testing.T) {
 // Disabling a schedule while fires are claimed ahead deletes those that are
 // not due yet: none of them starts.
 func TestDisableDropsFiresClaimedAhead(t *testing.T) {
-	db := storetest.SQLite(t)
-	ctx := context.Background()
-	sc := addSchedule(t, db, "to-disable", "* * * * * *", `{}`)
-	o := testOptions()
-	e := New(db, map[string]Handler{"script": noop()}, o)
-	startEngine(t, e)
-	waitFor(t, 10*time.Second, "a completed run", func() bool { return countStatus(runsOf(t, db, sc.ID), store.StatusCompleted) >= 1 })
-	waitFor(t, 5*time.Second, "fires claimed ahead", func() bool {
-		n, now := 0, time.Now()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sc := addSchedule(t, db, "to-disable", "* * * * * *", `{}`)
+		o := testOptions()
+		e := New(db, map[string]Handler{"script": noop()}, o)
+		startEngine(t, e)
+		waitFor(t, 10*time.Second, "a completed run", func() bool { return countStatus(runsOf(t, db, sc.ID), store.StatusCompleted) >= 1 })
+		waitFor(t, 5*time.Second, "fires claimed ahead", func() bool {
+			n, now := 0, time.Now()
+			for _, r := range runsOf(t, db, sc.ID) {
+				if r.Status == store.StatusPending && r.LeaseOwner == o.NodeID && r.ScheduledFor.After(now.Add(2*time.Second)) {
+					n++
+				}
+			}
+			return n >= 3
+		})
+
+		if err := db.SetEnabled(ctx, sc.ID, false); err != nil {
+			t.Fatal(err)
+		}
+		disabled := time.Now()
+		// The fires for instants after the change are gone at once.
 		for _, r := range runsOf(t, db, sc.ID) {
-			if r.Status == store.StatusPending && r.LeaseOwner == o.NodeID && r.ScheduledFor.After(now.Add(2*time.Second)) {
-				n++
+			if r.ScheduledFor.After(disabled) {
+				t.Fatalf("a run for %s is left after disabling at %s:%s", r.ScheduledFor, disabled, describeRuns(runsOf(t, db, sc.ID)))
 			}
 		}
-		return n >= 3
+		s, err := db.GetSchedule(ctx, sc.ID)
+		if err != nil || s.Enabled || s.NextRunAt != nil {
+			t.Fatalf("schedule after disabling = %+v, %v", s, err)
+		}
+
+		// None is started later either (the engine still holds their ids).
+		// An observation window of 3 s, past several instants claimed ahead.
+		limit := disabled.Add(time.Second)
+		end := time.Now().Add(3 * time.Second)
+		for time.Now().Before(end) {
+			for _, r := range runsOf(t, db, sc.ID) {
+				if r.ScheduledFor.After(limit) {
+					t.Fatalf("run for %s (%s) exists %s after disabling at %s:%s", r.ScheduledFor, r.Status,
+						time.Since(disabled).Round(time.Millisecond), disabled, describeRuns(runsOf(t, db, sc.ID)))
+				}
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, r := range runsOf(t, db, sc.ID) {
+			if r.ScheduledFor.After(disabled) {
+				t.Fatalf("a run for %s appeared after disabling at %s:%s", r.ScheduledFor, disabled, describeRuns(runsOf(t, db, sc.ID)))
+			}
+		}
 	})
-
-	if err := db.SetEnabled(ctx, sc.ID, false); err != nil {
-		t.Fatal(err)
-	}
-	disabled := time.Now()
-	// The fires for instants after the change are gone at once.
-	for _, r := range runsOf(t, db, sc.ID) {
-		if r.ScheduledFor.After(disabled) {
-			t.Fatalf("a run for %s is left after disabling at %s:%s", r.ScheduledFor, disabled, describeRuns(runsOf(t, db, sc.ID)))
-		}
-	}
-	s, err := db.GetSchedule(ctx, sc.ID)
-	if err != nil || s.Enabled || s.NextRunAt != nil {
-		t.Fatalf("schedule after disabling = %+v, %v", s, err)
-	}
-
-	// None is started later either (the engine still holds their ids).
-	// An observation window of 3 s, past several instants claimed ahead.
-	limit := disabled.Add(time.Second)
-	end := time.Now().Add(3 * time.Second)
-	for time.Now().Before(end) {
-		for _, r := range runsOf(t, db, sc.ID) {
-			if r.ScheduledFor.After(limit) {
-				t.Fatalf("run for %s (%s) exists %s after disabling at %s:%s", r.ScheduledFor, r.Status,
-					time.Since(disabled).Round(time.Millisecond), disabled, describeRuns(runsOf(t, db, sc.ID)))
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, r := range runsOf(t, db, sc.ID) {
-		if r.ScheduledFor.After(disabled) {
-			t.Fatalf("a run for %s appeared after disabling at %s:%s", r.ScheduledFor, disabled, describeRuns(runsOf(t, db, sc.ID)))
-		}
-	}
 }

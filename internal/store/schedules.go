@@ -189,10 +189,25 @@ func (s *DB) SetEnabled(ctx context.Context, id int64, enabled bool) error {
 // they are planned again from its new definition (an instance holding one
 // in memory finds it gone when it comes due).
 func (s *DB) dropFutureFires(ctx context.Context, tx *sql.Tx, id int64, now time.Time) error {
+	// The schedule row first, as claims and releases lock it: a claim in
+	// progress commits its fires before they are looked for here, and the
+	// lock order is the same everywhere.
+	var jobType string
+	lock := ""
+	if s.d.name == "postgres" {
+		lock = " FOR UPDATE"
+	}
+	err := s.queryRow(ctx, tx, `SELECT job_type FROM job_schedules WHERE id = $1`+lock, id).Scan(&jobType)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("lock schedule: %w", err)
+	}
 	if _, err := s.exec(ctx, tx, `DELETE FROM job_schedule_runs
-		WHERE job_type = (SELECT job_type FROM job_schedules WHERE id = $1) AND job_id = $2
+		WHERE job_type = $1 AND job_id = $2
 		AND status = 'pending' AND kind IN ('cron', 'coalesced') AND attempt = 1 AND scheduled_for > $3`,
-		id, strconv.FormatInt(id, 10), s.ts(now)); err != nil {
+		jobType, strconv.FormatInt(id, 10), s.ts(now)); err != nil {
 		return fmt.Errorf("drop fires claimed ahead: %w", err)
 	}
 	return nil
