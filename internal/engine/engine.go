@@ -599,7 +599,11 @@ func (e *Engine) TriggerRun(ctx context.Context, runID int64) error {
 // execute runs one claimed run and returns its completion.
 func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 	start := e.o.Now()
-	log := e.log.With("run_id", r.ID, "schedule_id", r.JobID, "job_type", r.JobType, "attempt", r.Attempt)
+	// The run's logger is built only when something is logged: on the
+	// success path of a busy instance that is most of a run's cost.
+	log := func() *slog.Logger {
+		return e.log.With("run_id", r.ID, "schedule_id", r.JobID, "job_type", r.JobType, "attempt", r.Attempt)
+	}
 	if e.o.Observer != nil {
 		e.o.Observer.RunStarted(r.JobType, start.Sub(r.ScheduledFor))
 	}
@@ -633,7 +637,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 	c.At = end
 	if ctx.Err() != nil {
 		// Shutdown cancelled the job: put it back untouched.
-		log.Warn("run interrupted by shutdown; put back", "err", err)
+		log().Warn("run interrupted by shutdown; put back", "err", err)
 		c.Status = store.StatusPending
 		return c
 	}
@@ -642,7 +646,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 			if b, merr := json.Marshal(out.Result); merr == nil {
 				c.Result = b
 			} else {
-				log.Error("result not JSON-encodable", "err", merr)
+				log().Error("result not JSON-encodable", "err", merr)
 			}
 		}
 		c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
@@ -654,17 +658,19 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 		if r.Attempt < r.MaxAttempts && !IsPermanent(err) {
 			next := end.Add(e.backoff(job, r.Attempt))
 			c.Status, c.Retry, c.RetryAt = store.StatusPending, true, &next
-			log.Warn("run failed; will retry", "err", err, "retry_at", next, "duration", dur)
+			log().Warn("run failed; will retry", "err", err, "retry_at", next, "duration", dur)
 			if e.o.Observer != nil {
 				e.o.Observer.Retried(r.JobType)
 			}
 		} else {
 			c.Status = store.StatusFailed
-			log.Error("run failed", "err", err, "duration", dur)
+			log().Error("run failed", "err", err, "duration", dur)
 		}
 	} else {
 		c.Status = store.StatusCompleted
-		log.Info("run completed", "duration", dur)
+		if e.log.Enabled(ctx, slog.LevelDebug) {
+			log().Debug("run completed", "duration", dur)
+		}
 	}
 	if e.o.Observer != nil {
 		e.o.Observer.RunFinished(r.JobType, c.Status, dur)
