@@ -568,3 +568,42 @@ func TestScheduleChangesDropFutureFires(t *testing.T) {
 		}
 	})
 }
+
+// Stats lists a schedule's fire claimed ahead as its next fire, not the
+// next_run_at after it.
+func TestStatsNextDueCountsFiresClaimedAhead(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		mk := func(name string) *store.Schedule {
+			sc := &store.Schedule{UserID: 1, Name: name, JobType: "script", Cron: "0 * * * *", Enabled: true, TaskParams: []byte(`{}`)}
+			if err := db.CreateSchedule(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			return sc
+		}
+		a, b := mk("a"), mk("b")
+		now := time.Now().UTC().Truncate(time.Second)
+		fire, later := now.Add(time.Hour), now.Add(2*time.Hour)
+		bNext := now.Add(90 * time.Minute)
+		if _, _, err := db.ClaimDue(ctx, "n1", now, 10, time.Minute, func(s *store.Schedule) store.Fire {
+			if s.ID == a.ID {
+				return store.Fire{Next: &later, Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: fire, Exclusive: true, MaxAttempts: 1}}}
+			}
+			return store.Fire{Next: &bNext}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := db.Stats(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.NextDue) != 2 || st.NextDue[0].ID != a.ID || !st.NextDue[0].NextRunAt.Equal(fire) ||
+			st.NextDue[1].ID != b.ID || !st.NextDue[1].NextRunAt.Equal(bNext) {
+			var got []string
+			for _, s := range st.NextDue {
+				got = append(got, s.Name+"@"+s.NextRunAt.String())
+			}
+			t.Fatalf("next due = %v; want a@%s, b@%s", got, fire, bNext)
+		}
+	})
+}

@@ -752,6 +752,9 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
+	if err := s.nextFires(ctx, st); err != nil {
+		return nil, fmt.Errorf("stats: %w", err)
+	}
 	if st.Running, err = collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs WHERE status = 'running' ORDER BY started_at LIMIT 50`)); err != nil {
 		return nil, fmt.Errorf("stats running: %w", err)
 	}
@@ -844,4 +847,82 @@ func (c *Completion) startedAt() *time.Time {
 	}
 	t := c.StartedAt.UTC()
 	return &t
+}
+
+// nextFires corrects st.NextDue for runs already inserted and waiting:
+// fires claimed ahead (next_run_at is then the first fire after them),
+// retries and manual runs. Each schedule's NextRunAt becomes its earliest
+// upcoming run; the ten earliest are kept.
+func (s *DB) nextFires(ctx context.Context, st *Stats) error {
+	first := map[int64]time.Time{}
+	for _, q := range []string{
+		// Both use a partial index: owned runs by lease expiry (instant +
+		// the owner's lease), unowned ones by run_after.
+		`SELECT job_id, run_after FROM job_schedule_runs WHERE status = 'pending' AND lease_owner IS NOT NULL
+			ORDER BY lease_expires_at LIMIT 50`,
+		`SELECT job_id, run_after FROM job_schedule_runs WHERE status = 'pending' AND lease_owner IS NULL
+			ORDER BY run_after LIMIT 50`,
+	} {
+		rows, err := s.query(ctx, s.db, q)
+		if err != nil {
+			return fmt.Errorf("pending runs: %w", err)
+		}
+		for rows.Next() {
+			var jobID string
+			var at NullTime
+			if err := rows.Scan(&jobID, &at); err != nil {
+				rows.Close()
+				return fmt.Errorf("pending runs: %w", err)
+			}
+			id, perr := strconv.ParseInt(jobID, 10, 64)
+			if perr != nil || !at.Valid {
+				continue
+			}
+			if t, ok := first[id]; !ok || at.T.Before(t) {
+				first[id] = at.T
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("pending runs: %w", err)
+		}
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	listed := map[int64]bool{}
+	for _, sc := range st.NextDue {
+		listed[sc.ID] = true
+	}
+	for id := range first {
+		if listed[id] {
+			continue
+		}
+		sc, err := s.GetSchedule(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		st.NextDue = append(st.NextDue, *sc)
+	}
+	for i := range st.NextDue {
+		sc := &st.NextDue[i]
+		if t, ok := first[sc.ID]; ok && (sc.NextRunAt == nil || t.Before(*sc.NextRunAt)) {
+			t := t
+			sc.NextRunAt = &t
+		}
+	}
+	slices.SortStableFunc(st.NextDue, func(a, b Schedule) int {
+		switch {
+		case a.NextRunAt == nil:
+			return 1
+		case b.NextRunAt == nil:
+			return -1
+		}
+		return a.NextRunAt.Compare(*b.NextRunAt)
+	})
+	st.NextDue = st.NextDue[:min(len(st.NextDue), 10)]
+	return nil
 }

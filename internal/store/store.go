@@ -181,9 +181,12 @@ type RunFilter struct {
 
 // Stats summarises the database for status pages.
 type Stats struct {
-	Schedules        int            `json:"schedules"`
-	Enabled          int            `json:"enabled"`
-	Invalid          []Schedule     `json:"invalid"`
+	Schedules int        `json:"schedules"`
+	Enabled   int        `json:"enabled"`
+	Invalid   []Schedule `json:"invalid"`
+	// NextDue are the schedules with the earliest upcoming runs, NextRunAt
+	// holding that run's instant (a fire claimed ahead comes before the
+	// next_run_at column).
 	NextDue          []Schedule     `json:"next_due"`
 	Running          []Run          `json:"running"`
 	RecentFailures   []Run          `json:"recent_failures"`
