@@ -23,7 +23,7 @@ func TestRefusesRealSchedules(t *testing.T) {
 
 func TestSmallRunMeasuresFires(t *testing.T) {
 	db := storetest.SQLite(t)
-	r, err := bench.Run(context.Background(), db, bench.Options{Schedules: 50, Cron: "* * * * * *", For: 4 * time.Second, Workers: 50})
+	r, err := bench.Run(context.Background(), db, bench.Options{Schedules: 50, Cron: "* * * * * *", For: 4 * time.Second, Lead: 2 * time.Second, Workers: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -379,6 +379,13 @@ func (e *Engine) claimAhead() time.Duration {
 	return e.o.ClaimAhead
 }
 
+// detached returns a context for a claim that shutdown does not interrupt
+// (a commit cut off mid-way would leave runs marked running that nobody
+// starts), bounded by a minute.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+}
+
 // workLoop claims runnable runs up to the number of free workers.
 func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 	backoff := time.Second
@@ -391,7 +398,9 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 			continue
 		}
 		now := e.o.Now()
-		runs, err := e.st.ClaimRuns(ctx, e.o.NodeID, now, free, e.o.Lease)
+		cctx, cancel := detached(ctx)
+		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease)
+		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
 				return

@@ -182,7 +182,9 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 // fails they stay pending in the database, leased to this instance, and
 // are queued again after a pause.
 func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup, now time.Time, ids []int64) {
-	runs, err := e.st.ClaimRunIDs(ctx, e.o.NodeID, now, ids, e.o.Lease)
+	cctx, cancel := detached(ctx)
+	runs, err := e.st.ClaimRunIDs(cctx, e.o.NodeID, now, ids, e.o.Lease)
+	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
 			return
