@@ -157,6 +157,10 @@ func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, l
 			return fmt.Errorf("insert bench schedules: %w", err)
 		}
 	}
+	// Planner statistics as a table that existed before would have them.
+	if _, err := db.SQL().ExecContext(ctx, `ANALYZE job_schedules`); err != nil {
+		return fmt.Errorf("analyze bench schedules: %w", err)
+	}
 	return nil
 }
 

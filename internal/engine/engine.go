@@ -362,7 +362,14 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		case hasNull:
 			wait = 0
 		case next != nil:
-			wait = min(wait, next.Sub(e.o.Now())-e.claimAhead())
+			// Claim when the earliest fire is within three quarters of
+			// the horizon, up to the whole horizon: a schedule firing
+			// every second is claimed for a few fires at a time.
+			ahead := e.claimAhead()
+			if ahead == e.o.ClaimAhead {
+				ahead = ahead * 3 / 4
+			}
+			wait = min(wait, next.Sub(e.o.Now())-ahead)
 		}
 		if wait > 0 && !sleep(ctx, wait, e.wakeClaim) {
 			return
