@@ -97,14 +97,14 @@ var ErrNotScratch = errors.New("database holds schedules that the bench did not 
 
 // Load inserts n bench schedules (after checking the database is scratch)
 // with next_run_at set to their first fire after now + lead; stagger as in
-// Options.
-func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, lead time.Duration) error {
+// Options. It returns the earliest first fire.
+func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, lead time.Duration) (time.Time, error) {
 	var real int
 	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM job_schedules WHERE name NOT LIKE 'bench-%'`).Scan(&real); err != nil {
-		return fmt.Errorf("check scratch database: %w", err)
+		return time.Time{}, fmt.Errorf("check scratch database: %w", err)
 	}
 	if real > 0 {
-		return fmt.Errorf("%w (%d found)", ErrNotScratch, real)
+		return time.Time{}, fmt.Errorf("%w (%d found)", ErrNotScratch, real)
 	}
 	crons := []string{cron}
 	if stagger {
@@ -116,7 +116,7 @@ func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, l
 			ok = err == nil && step > 1 && step <= 60 && strings.HasSuffix(rest, " * * * * *")
 		}
 		if !ok {
-			return fmt.Errorf("--stagger: cron %q is not of the form \"*/N * * * * *\" with N in 2-60", cron)
+			return time.Time{}, fmt.Errorf("--stagger: cron %q is not of the form \"*/N * * * * *\" with N in 2-60", cron)
 		}
 		crons = crons[:0]
 		for s := range step {
@@ -127,15 +127,15 @@ func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, l
 	for i, c := range crons {
 		sched, err := cronexpr.Parse(c, time.UTC)
 		if err != nil {
-			return fmt.Errorf("--cron: %w", err)
+			return time.Time{}, fmt.Errorf("--cron: %w", err)
 		}
 		firsts[i] = sched.Next(time.Now().Add(lead))
 	}
 	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedule_runs WHERE job_type = $1`, JobType); err != nil {
-		return fmt.Errorf("clear old bench runs: %w", err)
+		return time.Time{}, fmt.Errorf("clear old bench runs: %w", err)
 	}
 	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedules WHERE name LIKE 'bench-%'`); err != nil {
-		return fmt.Errorf("clear old bench schedules: %w", err)
+		return time.Time{}, fmt.Errorf("clear old bench schedules: %w", err)
 	}
 	const batch = 1000
 	for start := 0; start < n; start += batch {
@@ -154,14 +154,14 @@ func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, l
 			fmt.Fprintf(&b, "(1, '%s%d', '%s', 'bench', '{}', $%d, TRUE, $%d)", NamePrefix, i, JobType, 2*k+1, 2*k+2)
 		}
 		if _, err := db.SQL().ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("insert bench schedules: %w", err)
+			return time.Time{}, fmt.Errorf("insert bench schedules: %w", err)
 		}
 	}
 	// Planner statistics as a table that existed before would have them.
 	if _, err := db.SQL().ExecContext(ctx, `ANALYZE job_schedules`); err != nil {
-		return fmt.Errorf("analyze bench schedules: %w", err)
+		return time.Time{}, fmt.Errorf("analyze bench schedules: %w", err)
 	}
-	return nil
+	return slices.MinFunc(firsts, time.Time.Compare), nil
 }
 
 // Run loads the schedules, runs the engine(s) for o.For and measures.
@@ -175,10 +175,10 @@ func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 	if o.Lead <= 0 {
 		o.Lead = 12 * time.Second
 	}
-	if err := Load(ctx, db, o.Schedules, o.Cron, o.Stagger, o.Lead); err != nil {
+	measureFrom, err := Load(ctx, db, o.Schedules, o.Cron, o.Stagger, o.Lead)
+	if err != nil {
 		return Report{}, err
 	}
-	measureFrom := time.Now().Add(o.Lead)
 	var handled atomic.Int64
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if os.Getenv("BENCH_LOG") != "" {
