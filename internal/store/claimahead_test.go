@@ -607,3 +607,66 @@ func TestStatsNextDueCountsFiresClaimedAhead(t *testing.T) {
 		}
 	})
 }
+
+// Fires claimed ahead of a schedule disabled or deleted by raw SQL (as the
+// old web UI does) are cancelled when they come due, by the claim by id and
+// by the general claim alike; an enabled schedule's fire still runs.
+func TestFiresOfRawSQLDisabledSchedulesAreCancelled(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 1, 10, 0, 0, 0, time.UTC)
+		var ids []int64
+		for _, name := range []string{"kept", "disabled", "deleted", "unowned-disabled"} {
+			sc := &store.Schedule{UserID: 1, Name: name, JobType: "script", Cron: "* * * * * *", Enabled: true, TaskParams: []byte(`{}`)}
+			if err := db.CreateSchedule(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, sc.ID)
+		}
+		plan := func(s *store.Schedule) store.Fire {
+			next := at.Add(time.Second)
+			return store.Fire{Next: &next, Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: at, Exclusive: true, MaxAttempts: 1}}}
+		}
+		if _, _, err := db.ClaimDue(ctx, "n1", at, 3, time.Minute, plan); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.ClaimDue(ctx, "", at, 1, time.Minute, plan); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []struct {
+			sql string
+			id  int64
+		}{
+			{`UPDATE job_schedules SET enabled = FALSE WHERE id = $1`, ids[1]},
+			{`DELETE FROM job_schedules WHERE id = $1`, ids[2]},
+			{`UPDATE job_schedules SET enabled = FALSE WHERE id = $1`, ids[3]},
+		} {
+			if _, err := db.SQL().ExecContext(ctx, q.sql, q.id); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runOf := func(id int64) store.Run {
+			t.Helper()
+			runs, err := db.ListRuns(ctx, store.RunFilter{ScheduleID: id})
+			if err != nil || len(runs) != 1 {
+				t.Fatalf("runs of schedule %d = %+v, %v; want one", id, runs, err)
+			}
+			return runs[0]
+		}
+		queued := []int64{runOf(ids[0]).ID, runOf(ids[1]).ID, runOf(ids[2]).ID}
+		got, err := db.ClaimRunIDs(ctx, "n1", at, queued, time.Minute)
+		if err != nil || len(got) != 1 || got[0].ID != queued[0] {
+			t.Fatalf("ClaimRunIDs = %+v, %v; want only the enabled schedule's fire", got, err)
+		}
+		general, err := db.ClaimRuns(ctx, "n2", at, 10, time.Minute)
+		if err != nil || len(general) != 0 {
+			t.Fatalf("ClaimRuns = %+v, %v; want nothing to run", general, err)
+		}
+		for _, id := range ids[1:] {
+			r := runOf(id)
+			if r.Status != store.StatusCancelled || !strings.Contains(r.Error, "disabled or deleted") || r.FinishedAt == nil || r.LeaseOwner != "" {
+				t.Errorf("fire of schedule %d = %s %q owner %q; want cancelled with the reason", id, r.Status, r.Error, r.LeaseOwner)
+			}
+		}
+	})
+}

@@ -42,11 +42,15 @@ type dialect struct {
 	name string
 	// lock is appended to claim SELECTs.
 	lock string
+	// scheduleID is job_schedule_runs.job_id as a schedule id (NULL when
+	// it is not a number).
+	scheduleID string
 }
 
 var (
-	postgresDialect = dialect{name: "postgres", lock: " FOR UPDATE SKIP LOCKED"}
-	sqliteDialect   = dialect{name: "sqlite", lock: ""}
+	postgresDialect = dialect{name: "postgres", lock: " FOR UPDATE SKIP LOCKED",
+		scheduleID: `CASE WHEN job_schedule_runs.job_id ~ '^[0-9]{1,18}$' THEN CAST(job_schedule_runs.job_id AS BIGINT) END`}
+	sqliteDialect = dialect{name: "sqlite", lock: "", scheduleID: `CAST(job_schedule_runs.job_id AS INTEGER)`}
 )
 
 // DB is the SQL implementation of Store for both dialects.

@@ -371,6 +371,7 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 		// Fires that came while the previous run is still going: skipped.
 		skip := func() error {
 			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
+				lease_owner = NULL, lease_expires_at = NULL,
 				error = 'skipped: the previous run of this schedule was still running'
 				WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
 					ORDER BY run_after, id LIMIT $2)
@@ -381,7 +382,24 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 			}
 			return nil
 		}
+		// Cron fires of a schedule disabled or deleted (by raw SQL, say)
+		// after they were claimed ahead: cancelled, not run.
+		orphan := `attempt = 1 AND kind IN ('cron', 'coalesced') AND NOT EXISTS (SELECT 1 FROM job_schedules s
+			WHERE s.id = ` + s.d.scheduleID + ` AND s.enabled)`
+		cancel := func() error {
+			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled', finished_at = $1,
+				lease_owner = NULL, lease_expires_at = NULL,
+				error = 'cancelled: the schedule was disabled or deleted before this fire'
+				WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
+					ORDER BY run_after, id LIMIT $2) AND `+orphan, args...); err != nil {
+				return fmt.Errorf("cancel fires of disabled schedules: %w", err)
+			}
+			return nil
+		}
 		if ids == nil {
+			if err := cancel(); err != nil {
+				return err
+			}
 			if err := skip(); err != nil {
 				return err
 			}
@@ -401,6 +419,8 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 			AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
 				WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
 				AND r2.status = 'running' AND r2.exclusive))
+			AND (attempt > 1 OR kind NOT IN ('cron', 'coalesced') OR EXISTS (SELECT 1 FROM job_schedules s
+				WHERE s.id = `+s.d.scheduleID+` AND s.enabled))
 			RETURNING `+runCols, append(args, owner, s.ts(now.Add(lease)))...))
 		if err != nil || ids == nil || len(out) == len(ids) {
 			return err
@@ -409,6 +429,9 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 		// predecessor is running are skipped (checked only now, so the
 		// usual case costs one statement); the others (retries, manual
 		// runs, not yet due) go to the general claim, of any instance.
+		if err := cancel(); err != nil {
+			return err
+		}
 		if err := skip(); err != nil {
 			return err
 		}
