@@ -324,16 +324,23 @@ func sleep(ctx context.Context, d time.Duration, wake ...chan struct{}) bool {
 // claimLoop turns due schedules into runs.
 func (e *Engine) claimLoop(ctx context.Context) {
 	backoff := time.Second
+	var yielding time.Time
 	for ctx.Err() == nil {
 		now := e.o.Now()
 		// Fires already claimed come first: while due runs wait to be
 		// started, claiming (seconds ahead) would only compete with them
-		// for the database.
+		// for the database. For a second at most: when the workers are
+		// busy with long runs, fires must still be claimed on time.
 		if e.queue.hasDue(now) && e.claimAhead() > time.Second {
-			if !sleep(ctx, 100*time.Millisecond, e.queue.idle) {
-				return
+			if yielding.IsZero() {
+				yielding = now
 			}
-			continue
+			if now.Sub(yielding) < time.Second {
+				if !sleep(ctx, 100*time.Millisecond, e.queue.idle) {
+					return
+				}
+				continue
+			}
 		}
 		ahead := e.claimAhead()
 		horizon := now.Add(ahead)
@@ -371,6 +378,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 			}
 			wait = min(wait, next.Sub(e.o.Now())-ahead)
 		}
+		yielding = time.Time{} // caught up: the next wake may yield again
 		if wait > 0 && !sleep(ctx, wait, e.wakeClaim) {
 			return
 		}
