@@ -72,7 +72,7 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // isDuplicate recognises the store's unique (user_id, name) violation.
 func isDuplicate(err error) bool {
-	return strings.Contains(err.Error(), "already has a schedule named")
+	return errors.Is(err, store.ErrDuplicate)
 }
 
 // decodeJSON reads one JSON value from the (size-limited) body into v,
@@ -510,7 +510,7 @@ func (s *server) runNow(w http.ResponseWriter, r *http.Request) {
 	// Another instance may have used the same microsecond; try the next one.
 	for range 5 {
 		run, err = s.d.Store.InsertRun(r.Context(), sc, s.manualInstant(), maxAttempts)
-		if err == nil || !strings.Contains(err.Error(), "already exists") {
+		if err == nil || !errors.Is(err, store.ErrDuplicate) {
 			break
 		}
 	}

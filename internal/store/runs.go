@@ -677,7 +677,7 @@ func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time
 			return err
 		}
 		if len(q) == 0 {
-			return fmt.Errorf("a run of schedule %d for %s already exists", sc.ID, scheduledFor.Format(time.RFC3339Nano))
+			return fmt.Errorf("a run of schedule %d for %s: %w", sc.ID, scheduledFor.Format(time.RFC3339Nano), ErrDuplicate)
 		}
 		return s.queryRow(ctx, tx, `SELECT id FROM job_schedule_runs WHERE job_type = $1 AND job_id = $2 AND scheduled_for = $3`,
 			sc.JobType, strconv.FormatInt(sc.ID, 10), s.ts(scheduledFor)).Scan(&id)

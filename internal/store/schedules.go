@@ -47,7 +47,7 @@ func (s *DB) CreateSchedule(ctx context.Context, sc *Schedule) error {
 		sc.Enabled, s.tsp(sc.NextRunAt), s.ts(now), jsonArg(sc.StateJSON)).Scan(&sc.ID)
 	if err != nil {
 		if isUnique(err) {
-			return fmt.Errorf("create schedule %q: user %d already has a schedule named %q", sc.Name, sc.UserID, sc.Name)
+			return fmt.Errorf("create schedule %q: user %d already has a schedule named %q: %w", sc.Name, sc.UserID, sc.Name, ErrDuplicate)
 		}
 		return fmt.Errorf("create schedule %q: %w", sc.Name, err)
 	}
@@ -70,7 +70,7 @@ func (s *DB) UpdateSchedule(ctx context.Context, sc *Schedule) error {
 			sc.Enabled, s.ts(now), sc.ID)
 		if err != nil {
 			if isUnique(err) {
-				return fmt.Errorf("user %d already has a schedule named %q", sc.UserID, sc.Name)
+				return fmt.Errorf("user %d already has a schedule named %q: %w", sc.UserID, sc.Name, ErrDuplicate)
 			}
 			return err
 		}
@@ -242,11 +242,4 @@ func (s *DB) CountSchedules(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count schedules: %w", err)
 	}
 	return n, nil
-}
-
-// isUnique reports whether err is a unique-constraint violation.
-func isUnique(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "23505") || strings.Contains(msg, "UNIQUE constraint failed") ||
-		strings.Contains(msg, "duplicate key")
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -35,9 +34,6 @@ const (
 	KindMissed    = "missed"    // record of instants that were not run
 	KindManual    = "manual"    // started by a person (CLI, API, web UI)
 )
-
-// ErrNotFound is returned when a schedule or run does not exist.
-var ErrNotFound = errors.New("not found")
 
 // Schedule is one row of job_schedules.
 type Schedule struct {
