@@ -15,9 +15,17 @@ import (
 	"github.com/atf/scheduler/internal/notify"
 )
 
-const runCols = `id, job_type, job_id, COALESCE(user_id, 0), status, kind, scheduled_for, enqueued_at, started_at,
-	finished_at, job_snapshot, result, COALESCE(error, ''), attempt, max_attempts, exclusive, run_after,
-	COALESCE(lease_owner, ''), lease_expires_at`
+// shownStatus is a run's status as this service shows it: the stored
+// status (one of the five the framework's readers accept), or for a
+// cancelled fire that was skipped or missed, that reason.
+const shownStatus = `CASE WHEN status = 'cancelled' AND reason IN ('skipped', 'missed') THEN reason ELSE COALESCE(status, '') END`
+
+// runCols reads a run; job_id as text whatever its column type (an adopted
+// database has int4, bigint or varchar, and rows of other writers may hold
+// NULL).
+const runCols = `id, job_type, COALESCE(CAST(job_id AS TEXT), ''), COALESCE(user_id, 0), ` + shownStatus + `, kind,
+	scheduled_for, enqueued_at, started_at, finished_at, job_snapshot, result, COALESCE(error, ''), attempt,
+	max_attempts, exclusive, run_after, COALESCE(lease_owner, ''), lease_expires_at`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
@@ -120,116 +128,157 @@ func (s *DB) ClaimDue(ctx context.Context, owner string, until time.Time, limit 
 // statements cost more to prepare than rows cost to step). Pending runs are
 // leased to owner until their instant plus lease when owner is set.
 func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []NewRun, owner string, lease time.Duration) ([]Queued, error) {
-	const cols = `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
-		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
-		lease_owner, lease_expires_at) VALUES `
-	leased := func(r NewRun) (string, *time.Time) {
-		if owner == "" || r.Status != StatusPending {
-			return "", nil
-		}
-		t := r.ScheduledFor.Add(lease).UTC()
-		return owner, &t
-	}
-	const conflict = ` ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`
-	row := func(r NewRun) ([]any, error) {
-		sc := r.Schedule
-		snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
-			TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
-		if err != nil {
-			return nil, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
-		}
-		var finished any
-		if r.Status != StatusPending {
-			finished = s.ts(now)
-		}
-		o, exp := leased(r)
-		return []any{sc.JobType, strconv.FormatInt(sc.ID, 10), sc.UserID, r.Status, r.Kind,
-			s.ts(r.ScheduledFor), s.ts(now), string(snap), jsonArg(r.Result), nullStr(r.Error), max(r.MaxAttempts, 1),
-			r.Exclusive, s.ts(r.ScheduledFor), finished, nullStr(o), s.tsp(exp)}, nil
-	}
-	const ph = "($%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,1,$%d,$%d,$%d,$%d,$%d,$%d)"
-	var queued []Queued
-	if s.d.name == "sqlite" {
-		if len(runs) == 0 {
-			return nil, nil
-		}
-		stmt, err := tx.PrepareContext(ctx, cols+fmt.Sprintf(ph, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)+conflict)
-		if err != nil {
-			return nil, fmt.Errorf("insert runs: %w", err)
-		}
-		defer stmt.Close()
-		for _, r := range runs {
-			args, err := row(r)
-			if err != nil {
-				return nil, err
-			}
-			res, err := stmt.ExecContext(ctx, args...)
-			if err != nil {
-				return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
-			}
-			if n, _ := res.RowsAffected(); n == 1 && r.Status == StatusPending {
-				id, err := res.LastInsertId()
-				if err != nil {
-					return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
-				}
-				queued = append(queued, Queued{ID: id, RunAfter: r.ScheduledFor})
-			}
-		}
-		return queued, nil
-	}
-	// PostgreSQL: one statement with one array per column, whatever the count.
-	n := len(runs)
-	jobTypes, jobIDs, statuses, kinds, snaps := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	userIDs, maxAtt := make([]int64, n), make([]int32, n)
-	sched, finished, expires := make([]time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
-	results, errs, owners := make([]*string, n), make([]*string, n), make([]*string, n)
-	excl := make([]bool, n)
+	rows := make([]insertRow, len(runs))
 	for i, r := range runs {
-		sc := r.Schedule
-		snap, err := json.Marshal(Snapshot{ID: sc.ID, Name: sc.Name, JobType: sc.JobType, Target: sc.Target,
-			TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: r.ScheduledFor.UTC(), UserID: sc.UserID})
+		row, err := s.newInsertRow(r, now, owner, lease)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot of schedule %d: %w", sc.ID, err)
+			return nil, err
 		}
-		jobTypes[i], jobIDs[i], statuses[i], kinds[i], snaps[i] = sc.JobType, strconv.FormatInt(sc.ID, 10), r.Status, r.Kind, string(snap)
-		userIDs[i], maxAtt[i], sched[i], excl[i] = sc.UserID, int32(max(r.MaxAttempts, 1)), r.ScheduledFor.UTC(), r.Exclusive
-		if r.Status != StatusPending {
-			t := now.UTC()
-			finished[i] = &t
-		}
-		if o, exp := leased(r); o != "" {
-			owners[i], expires[i] = &owner, exp
-		}
-		if len(r.Result) > 0 {
-			v := string(r.Result)
-			results[i] = &v
-		}
-		if r.Error != "" {
-			v := r.Error
-			errs[i] = &v
+		rows[i] = row
+	}
+	if s.d.name == "sqlite" {
+		return s.insertRunsSQLite(ctx, tx, now, rows)
+	}
+	return s.insertRunsPostgres(ctx, tx, now, rows)
+}
+
+// insertRow is one run as stored: skipped and missed fires become
+// cancelled runs with the reason in the reason column and in result.
+type insertRow struct {
+	r                     NewRun
+	status, reason        string
+	snapshot              string
+	result, errText       *string
+	finished, leaseExpiry *time.Time
+	owner                 *string
+}
+
+func (s *DB) newInsertRow(r NewRun, now time.Time, owner string, lease time.Duration) (insertRow, error) {
+	row := insertRow{r: r, status: r.Status}
+	snap, err := json.Marshal(NewSnapshot(r.Schedule, r.ScheduledFor))
+	if err != nil {
+		return row, fmt.Errorf("snapshot of schedule %d: %w", r.Schedule.ID, err)
+	}
+	row.snapshot = string(snap)
+	result := r.Result
+	if r.Status == StatusSkipped || r.Status == StatusMissed {
+		row.status, row.reason = StatusCancelled, r.Status
+		if result, err = withReason(result, r.Status); err != nil {
+			return row, fmt.Errorf("result of a %s fire of schedule %d: %w", r.Status, r.Schedule.ID, err)
 		}
 	}
-	rows, err := s.query(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, kind, scheduled_for,
-		enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
+	if len(result) > 0 {
+		v := string(result)
+		row.result = &v
+	}
+	if r.Error != "" {
+		v := r.Error
+		row.errText = &v
+	}
+	if r.Status != StatusPending {
+		t := now.UTC()
+		row.finished = &t
+	} else if owner != "" {
+		t := r.ScheduledFor.Add(lease).UTC()
+		row.owner, row.leaseExpiry = &owner, &t
+	}
+	return row, nil
+}
+
+// withReason returns the JSON object b (or {}) with its "reason" key set.
+func withReason(b json.RawMessage, reason string) (json.RawMessage, error) {
+	m := map[string]any{}
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, err
+		}
+	}
+	m["reason"] = reason
+	return json.Marshal(m)
+}
+
+// NewSnapshot is the job_snapshot of a run of sc at instant at. It carries
+// schedule_id and schedule_name, which the framework's web UI matches runs
+// to pipelines by, besides this service's id and name.
+func NewSnapshot(sc *Schedule, at time.Time) Snapshot {
+	return Snapshot{ScheduleID: sc.ID, ScheduleName: sc.Name, ID: sc.ID, Name: sc.Name, JobType: sc.JobType,
+		Target: sc.Target, TaskParams: validJSON(sc.TaskParams), Cron: sc.Cron, ExecutionTime: at.UTC(), UserID: sc.UserID}
+}
+
+func (s *DB) insertRunsSQLite(ctx context.Context, tx *sql.Tx, now time.Time, rows []insertRow) ([]Queued, error) {
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, reason, kind,
+		scheduled_for, enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
 		lease_owner, lease_expires_at)
-		SELECT v.job_type, v.job_id, v.user_id, v.status, v.kind, v.at, $12, v.snap::jsonb, v.result::jsonb, v.err, 1,
-			v.max_att, v.excl, v.at, v.fin, v.owner, v.exp
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[], $14::text[], $15::timestamptz[])
-			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin, owner, exp)
-		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING
-		RETURNING id, run_after, status`,
-		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished,
-		owners, expires)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $7, $14, $15, $16)
+		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("insert runs: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
+	defer stmt.Close()
+	var queued []Queued
+	for _, w := range rows {
+		r := w.r
+		res, err := stmt.ExecContext(ctx, r.Schedule.JobType, s.jobIDArg(r.Schedule.ID), r.Schedule.UserID, w.status,
+			nullStr(w.reason), r.Kind, s.ts(r.ScheduledFor), s.ts(now), w.snapshot, w.result, w.errText,
+			max(r.MaxAttempts, 1), r.Exclusive, s.tsp(w.finished), w.owner, s.tsp(w.leaseExpiry))
+		if err != nil {
+			return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 && r.Status == StatusPending {
+			id, err := res.LastInsertId()
+			if err != nil {
+				return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
+			}
+			queued = append(queued, Queued{ID: id, RunAfter: r.ScheduledFor})
+		}
+	}
+	return queued, nil
+}
+
+// insertRunsPostgres inserts all rows in one statement with one array per
+// column, whatever the count.
+func (s *DB) insertRunsPostgres(ctx context.Context, tx *sql.Tx, now time.Time, rows []insertRow) ([]Queued, error) {
+	n := len(rows)
+	jobTypes, statuses, kinds, snaps := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	jobIDs, userIDs, maxAtt := make([]int64, n), make([]int64, n), make([]int32, n)
+	sched, finished, expires := make([]time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	reasons, results, errs, owners := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
+	excl := make([]bool, n)
+	for i, w := range rows {
+		r, sc := w.r, w.r.Schedule
+		jobTypes[i], jobIDs[i], statuses[i], kinds[i], snaps[i] = sc.JobType, sc.ID, w.status, r.Kind, w.snapshot
+		userIDs[i], maxAtt[i], sched[i], excl[i] = sc.UserID, int32(max(r.MaxAttempts, 1)), r.ScheduledFor.UTC(), r.Exclusive
+		finished[i], expires[i], owners[i], results[i], errs[i] = w.finished, w.leaseExpiry, w.owner, w.result, w.errText
+		if w.reason != "" {
+			v := w.reason
+			reasons[i] = &v
+		}
+	}
+	res, err := s.query(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, reason, kind,
+		scheduled_for, enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
+		lease_owner, lease_expires_at)
+		SELECT v.job_type, `+s.jobIDOf("v.job_id")+`, v.user_id, v.status, v.reason, v.kind, v.at, $12, v.snap::jsonb,
+			v.result::jsonb, v.err, 1, v.max_att, v.excl, v.at, v.fin, v.owner, v.exp
+		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
+			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[], $14::text[], $15::timestamptz[], $16::text[])
+			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin, owner, exp, reason)
+		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING
+		RETURNING id, run_after, status`,
+		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished,
+		owners, expires, reasons)
+	if err != nil {
+		return nil, fmt.Errorf("insert runs: %w", err)
+	}
+	defer res.Close()
+	var queued []Queued
+	for res.Next() {
 		var q Queued
 		var at NullTime
 		var status string
-		if err := rows.Scan(&q.ID, &at, &status); err != nil {
+		if err := res.Scan(&q.ID, &at, &status); err != nil {
 			return nil, fmt.Errorf("insert runs: %w", err)
 		}
 		if status == StatusPending {
@@ -237,7 +286,7 @@ func (s *DB) insertRuns(ctx context.Context, tx *sql.Tx, now time.Time, runs []N
 			queued = append(queued, q)
 		}
 	}
-	if err := rows.Err(); err != nil {
+	if err := res.Err(); err != nil {
 		return nil, fmt.Errorf("insert runs: %w", err)
 	}
 	return queued, nil
@@ -370,8 +419,9 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		// Fires that came while the previous run is still going: skipped.
 		skip := func() error {
-			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'skipped', finished_at = $1,
-				lease_owner = NULL, lease_expires_at = NULL,
+			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled', reason = 'skipped',
+				finished_at = $1, lease_owner = NULL, lease_expires_at = NULL,
+				result = '{"reason": "skipped", "detail": "the previous run of this schedule was still running"}',
 				error = 'skipped: the previous run of this schedule was still running'
 				WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
 					ORDER BY run_after, id LIMIT $2)
@@ -385,10 +435,11 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 		// Cron fires of a schedule disabled or deleted (by raw SQL, say)
 		// after they were claimed ahead: cancelled, not run.
 		orphan := `attempt = 1 AND kind IN ('cron', 'coalesced') AND NOT EXISTS (SELECT 1 FROM job_schedules s
-			WHERE s.id = ` + s.d.scheduleID + ` AND s.enabled)`
+			WHERE s.id = ` + s.scheduleIDOf("job_schedule_runs.job_id") + ` AND s.enabled)`
 		cancel := func() error {
-			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled', finished_at = $1,
-				lease_owner = NULL, lease_expires_at = NULL,
+			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled', reason = 'schedule_disabled',
+				finished_at = $1, lease_owner = NULL, lease_expires_at = NULL,
+				result = '{"reason": "schedule_disabled", "detail": "the schedule was disabled or deleted before this fire"}',
 				error = 'cancelled: the schedule was disabled or deleted before this fire'
 				WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
 					ORDER BY run_after, id LIMIT $2) AND `+orphan, args...); err != nil {
@@ -420,7 +471,7 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 				WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
 				AND r2.status = 'running' AND r2.exclusive))
 			AND (attempt > 1 OR kind NOT IN ('cron', 'coalesced') OR EXISTS (SELECT 1 FROM job_schedules s
-				WHERE s.id = `+s.d.scheduleID+` AND s.enabled))
+				WHERE s.id = `+s.scheduleIDOf("job_schedule_runs.job_id")+` AND s.enabled))
 			RETURNING `+runCols, append(args, owner, s.ts(now.Add(lease)))...))
 		if err != nil || ids == nil || len(out) == len(ids) {
 			return err
@@ -680,7 +731,7 @@ func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time
 			return fmt.Errorf("a run of schedule %d for %s: %w", sc.ID, scheduledFor.Format(time.RFC3339Nano), ErrDuplicate)
 		}
 		return s.queryRow(ctx, tx, `SELECT id FROM job_schedule_runs WHERE job_type = $1 AND job_id = $2 AND scheduled_for = $3`,
-			sc.JobType, strconv.FormatInt(sc.ID, 10), s.ts(scheduledFor)).Scan(&id)
+			sc.JobType, s.jobIDArg(sc.ID), s.ts(scheduledFor)).Scan(&id)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert run of schedule %d: %w", sc.ID, err)
@@ -705,7 +756,7 @@ func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	var where []string
 	var args []any
 	if f.ScheduleID != 0 {
-		args = append(args, strconv.FormatInt(f.ScheduleID, 10))
+		args = append(args, s.jobIDArg(f.ScheduleID))
 		// job_type IN (...) lets the unique (job_type, job_id, scheduled_for)
 		// index serve the lookup; no separate job_id index is kept.
 		types := make([]string, len(JobTypes))
@@ -716,7 +767,7 @@ func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	}
 	if f.Status != "" {
 		args = append(args, f.Status)
-		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+		where = append(where, fmt.Sprintf(shownStatus+" = $%d", len(args)))
 	}
 	q := `SELECT ` + runCols + ` FROM job_schedule_runs`
 	if len(where) > 0 {
@@ -817,7 +868,7 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
 		}
 		err = rows.Err()
 	}
-	counts(`SELECT status, COUNT(*) FROM job_schedule_runs GROUP BY status`, st.RunsByStatus)
+	counts(`SELECT `+shownStatus+`, COUNT(*) FROM job_schedule_runs GROUP BY 1`, st.RunsByStatus)
 	counts(`SELECT status, COUNT(*) FROM notifications GROUP BY status`, st.OutboxByStatus)
 	if err != nil {
 		return nil, fmt.Errorf("stats counts: %w", err)
@@ -851,9 +902,9 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		first := `(SELECT MIN(r.scheduled_for) FROM job_schedule_runs r WHERE r.job_type = job_schedules.job_type
-			AND r.job_id = CAST(job_schedules.id AS TEXT) AND ` + cond("r.") + cron("r.") + `)`
+			AND r.job_id = ` + s.jobIDOf("job_schedules.id") + ` AND ` + cond("r.") + cron("r.") + `)`
 		if _, err := s.exec(ctx, tx, `UPDATE job_schedules SET next_run_at = `+first+`
-			WHERE id IN (SELECT CAST(job_id AS INTEGER) FROM job_schedule_runs WHERE `+cond("")+cron("")+`)
+			WHERE id IN (SELECT `+s.scheduleIDOf("job_id")+` FROM job_schedule_runs WHERE `+cond("")+cron("")+`)
 			AND next_run_at > `+first, arg); err != nil {
 			return fmt.Errorf("move next_run_at back: %w", err)
 		}
@@ -895,9 +946,9 @@ func (s *DB) nextFires(ctx context.Context, st *Stats) error {
 	for _, q := range []string{
 		// Both use a partial index: owned runs by lease expiry (instant +
 		// the owner's lease), unowned ones by run_after.
-		`SELECT job_id, run_after FROM job_schedule_runs WHERE status = 'pending' AND lease_owner IS NOT NULL
+		`SELECT COALESCE(CAST(job_id AS TEXT), ''), run_after FROM job_schedule_runs WHERE status = 'pending' AND lease_owner IS NOT NULL
 			ORDER BY lease_expires_at LIMIT 50`,
-		`SELECT job_id, run_after FROM job_schedule_runs WHERE status = 'pending' AND lease_owner IS NULL
+		`SELECT COALESCE(CAST(job_id AS TEXT), ''), run_after FROM job_schedule_runs WHERE status = 'pending' AND lease_owner IS NULL
 			ORDER BY run_after LIMIT 50`,
 	} {
 		rows, err := s.query(ctx, s.db, q)
