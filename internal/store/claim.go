@@ -14,8 +14,7 @@ import (
 )
 
 // ClaimDue implements Store.
-func (s *DB) ClaimDue(ctx context.Context, owner string, until time.Time, limit int, lease time.Duration, plan Planner) (claimed int, queued []Queued, err error) {
-	now := time.Now()
+func (s *DB) ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int, lease time.Duration, plan Planner) (claimed int, queued []Queued, err error) {
 	err = s.inTx(ctx, func(tx *sql.Tx) error {
 		// Rows to initialise first, then due ones in next_run_at order:
 		// two statements so that each is an index scan that stops at
@@ -135,7 +134,13 @@ func (s *DB) newInsertRow(r NewRun, now time.Time, owner string, lease time.Dura
 		t := now.UTC()
 		row.finished = &t
 	} else if owner != "" {
-		t := r.ScheduledFor.Add(lease).UTC()
+		// A late (coalesced) fire is not born expired: its lease runs from
+		// now when its instant has passed.
+		t := r.ScheduledFor
+		if t.Before(now) {
+			t = now
+		}
+		t = t.Add(lease).UTC()
 		row.owner, row.leaseExpiry = &owner, &t
 	}
 	return row, nil
