@@ -261,3 +261,11 @@ func duplicateOf(err error, s *store.Schedule) error {
 	}
 	return err
 }
+
+// SpecOf returns the description of an existing schedule value, for
+// callers that build store.Schedule values (the demo).
+func SpecOf(s *store.Schedule) Spec {
+	uid, on := s.UserID, s.Enabled
+	return Spec{UserID: &uid, Name: s.Name, JobType: s.JobType, Target: s.Target, TaskParams: s.TaskParams,
+		Cron: s.Cron, Timezone: s.Timezone, Enabled: &on}
+}
