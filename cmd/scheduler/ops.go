@@ -97,21 +97,7 @@ func init() {
 		},
 	}
 
-	migrateCmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Create or upgrade the database schema (also done at start)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			fmt.Fprintf(cmd.OutOrStdout(), "database schema is up to date (%s)\n", a.db.Dialect())
-			return nil
-		},
-	}
-	rootCmd.AddCommand(statusCmd, reloadCmd, validateCmd, migrateCmd)
+	rootCmd.AddCommand(statusCmd, reloadCmd, validateCmd)
 }
 
 func writeJSON(w io.Writer, v any) error {

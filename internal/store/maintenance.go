@@ -255,8 +255,8 @@ func (s *DB) RunReport(ctx context.Context, from, to time.Time) (*RunReport, err
 	r := &RunReport{From: from.UTC(), To: to.UTC(), Runs: map[string]int{}, ByJobType: map[string]map[string]int{},
 		Notifications: map[string]int{}, Durations: map[string]DurationStats{}}
 	wrap := func(what string, err error) error { return fmt.Errorf("run report %s: %w", what, err) }
-	rows, err := s.query(ctx, s.db, `SELECT job_type, status, COUNT(*) FROM job_schedule_runs
-		WHERE finished_at >= $1 AND finished_at < $2 GROUP BY job_type, status`, s.ts(from), s.ts(to))
+	rows, err := s.query(ctx, s.db, `SELECT job_type, `+shownStatus+`, COUNT(*) FROM job_schedule_runs
+		WHERE finished_at >= $1 AND finished_at < $2 GROUP BY 1, 2`, s.ts(from), s.ts(to))
 	if err != nil {
 		return nil, wrap("runs", err)
 	}
@@ -278,8 +278,8 @@ func (s *DB) RunReport(ctx context.Context, from, to time.Time) (*RunReport, err
 		return nil, wrap("runs", err)
 	}
 
-	rows, err = s.query(ctx, s.db, `SELECT r.id, r.job_id, COALESCE(s.name, ''), r.job_type, r.finished_at, COALESCE(r.error, '')
-		FROM job_schedule_runs r LEFT JOIN job_schedules s ON CAST(s.id AS TEXT) = r.job_id
+	rows, err = s.query(ctx, s.db, `SELECT r.id, COALESCE(CAST(r.job_id AS TEXT), ''), COALESCE(s.name, ''), r.job_type, r.finished_at, COALESCE(r.error, '')
+		FROM job_schedule_runs r LEFT JOIN job_schedules s ON `+s.jobIDOf("s.id")+` = r.job_id
 		WHERE r.status = 'failed' AND r.finished_at >= $1 AND r.finished_at < $2
 		ORDER BY r.finished_at DESC, r.id DESC LIMIT 10`, s.ts(from), s.ts(to))
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -30,6 +29,15 @@ func scanSchedule(sc interface{ Scan(...any) error }) (*Schedule, error) {
 	return &s, nil
 }
 
+// stateArg is a state_json value to store: never NULL, which the
+// framework's schedule reader rejects.
+func stateArg(b []byte) any {
+	if len(b) == 0 || string(b) == "null" {
+		return "{}"
+	}
+	return string(b)
+}
+
 func taskParamsArg(b []byte) any {
 	if len(b) == 0 {
 		return "{}"
@@ -44,7 +52,7 @@ func (s *DB) CreateSchedule(ctx context.Context, sc *Schedule) error {
 		(user_id, name, job_type, target, task_params, cron, timezone, enabled, next_run_at, created_at, updated_at, state_json)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING id`,
 		sc.UserID, sc.Name, sc.JobType, sc.Target, taskParamsArg(sc.TaskParams), sc.Cron, nullStr(sc.Timezone),
-		sc.Enabled, s.tsp(sc.NextRunAt), s.ts(now), jsonArg(sc.StateJSON)).Scan(&sc.ID)
+		sc.Enabled, s.tsp(sc.NextRunAt), s.ts(now), stateArg(sc.StateJSON)).Scan(&sc.ID)
 	if err != nil {
 		if isUnique(err) {
 			return fmt.Errorf("create schedule %q: user %d already has a schedule named %q: %w", sc.Name, sc.UserID, sc.Name, ErrDuplicate)
@@ -207,7 +215,7 @@ func (s *DB) dropFutureFires(ctx context.Context, tx *sql.Tx, id int64, now time
 	if _, err := s.exec(ctx, tx, `DELETE FROM job_schedule_runs
 		WHERE job_type = $1 AND job_id = $2
 		AND status = 'pending' AND kind IN ('cron', 'coalesced') AND attempt = 1 AND scheduled_for > $3`,
-		jobType, strconv.FormatInt(id, 10), s.ts(now)); err != nil {
+		jobType, s.jobIDArg(id), s.ts(now)); err != nil {
 		return fmt.Errorf("drop fires claimed ahead: %w", err)
 	}
 	return nil

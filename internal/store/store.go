@@ -78,6 +78,10 @@ type Run struct {
 
 // Snapshot is the copy of a schedule stored with each run (job_snapshot).
 type Snapshot struct {
+	// ScheduleID and ScheduleName are the keys the framework's web UI
+	// matches runs to pipelines and run logs by.
+	ScheduleID    int64           `json:"schedule_id"`
+	ScheduleName  string          `json:"schedule_name"`
 	ID            int64           `json:"id"`
 	Name          string          `json:"name"`
 	JobType       string          `json:"job_type"`
