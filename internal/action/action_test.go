@@ -264,7 +264,7 @@ func TestReload(t *testing.T) {
 		if err := db.SetNextRun(ctx, claimed, &c1); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.ClaimDue(ctx, "other-node", c1, 100, time.Minute, func(s *store.Schedule) store.Fire {
+		if _, _, err := db.ClaimDue(ctx, "other-node", now, c1, 100, time.Minute, func(s *store.Schedule) store.Fire {
 			if s.ID != claimed {
 				return store.Fire{Next: s.NextRunAt}
 			}
