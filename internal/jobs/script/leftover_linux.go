@@ -127,18 +127,12 @@ func hasEntry(env, entry []byte) bool {
 	return false
 }
 
-// groupMembers lists the processes of group pgid, zombies included.
-func groupMembers(pgid int) ([]int, error) {
-	return scanGroup(pgid, true)
-}
+// groupMembers and liveMembers list the processes of group pgid that have
+// not exited (zombies are dead: they only wait to be reaped by their parent,
+// and cannot be killed).
+func groupMembers(pgid int) ([]int, error) { return liveMembers(pgid) }
 
-// liveMembers lists the processes of group pgid that have not exited
-// (zombies are dead: they only wait to be reaped by their parent).
 func liveMembers(pgid int) ([]int, error) {
-	return scanGroup(pgid, false)
-}
-
-func scanGroup(pgid int, zombies bool) ([]int, error) {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
@@ -155,7 +149,7 @@ func scanGroup(pgid int, zombies bool) ([]int, error) {
 			continue
 		}
 		st, err := readStat(pid)
-		if err != nil || st.pgrp != pgid || (!zombies && st.state == 'Z') {
+		if err != nil || st.pgrp != pgid || st.state == 'Z' {
 			continue
 		}
 		out = append(out, pid)
