@@ -116,7 +116,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			if err != nil {
 				t.Fatalf("dry run: %v", err)
 			}
-			if !rep.DryRun || !rep.Adopted || rep.RunsRetired != 3 || !slices.Equal(rep.Versions, []int{1, 2, 3}) {
+			if !rep.DryRun || !rep.Adopted || rep.RunsRetired != 3 || !slices.Equal(rep.Versions, []int{1, 2, 3, 4}) {
 				t.Fatalf("dry-run report = %+v", rep)
 			}
 			for _, want := range []string{"job_schedule_runs.lease_owner text", "job_schedules.last_error text"} {
@@ -172,7 +172,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			// The engine's statements work on this job_id type.
 			at := time.Now().Truncate(time.Second).Add(time.Second)
 			next := at.Add(time.Minute)
-			_, queued, err := db.ClaimDue(ctx, "n1", at, 10, time.Minute, func(s *store.Schedule) store.Fire {
+			_, queued, err := db.ClaimDue(ctx, "n1", time.Now(), at, 10, time.Minute, func(s *store.Schedule) store.Fire {
 				runs := []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: at, Exclusive: true, MaxAttempts: 1}}
 				if s.ID == alert {
 					runs = append(runs, store.NewRun{Status: store.StatusMissed, Kind: store.KindMissed, ScheduledFor: at.Add(-time.Hour),
@@ -236,7 +236,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			}
 			// Releasing fires claimed ahead (the dead-owner path) works on
 			// this job_id type too.
-			_, q2, err := db.ClaimDue(ctx, "n2", next, 10, time.Minute, func(s *store.Schedule) store.Fire {
+			_, q2, err := db.ClaimDue(ctx, "n2", time.Now(), next, 10, time.Minute, func(s *store.Schedule) store.Fire {
 				n := next.Add(time.Minute)
 				return store.Fire{Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: next,
 					Exclusive: true, MaxAttempts: 1}}, Next: &n}
