@@ -34,7 +34,7 @@ func TestCompileRejectsNeverFiringCron(t *testing.T) {
 // schedules it took.
 func claimAt(t *testing.T, db *store.DB, e *Engine, now time.Time) int {
 	t.Helper()
-	n, _, err := db.ClaimDue(context.Background(), "", now, 100, 0, e.planner(now, now))
+	n, _, err := db.ClaimDue(context.Background(), "", now, now, 100, 0, e.planner(now, now))
 	if err != nil {
 		t.Fatal(err)
 	}
