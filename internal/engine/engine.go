@@ -99,6 +99,11 @@ type Options struct {
 	// Outbox, when set, is woken after a batch of completions that queued
 	// notifications (the notification dispatcher).
 	Outbox interface{ Notify() }
+	// Fence, when set, is called before a run whose owner died is
+	// recovered (retried or failed): it kills what the run left running.
+	// An error leaves the run for the next recovery sweep, so that it
+	// never runs twice at once.
+	Fence func(ctx context.Context, r store.Run) error
 }
 
 // Observer receives engine events for metrics.
@@ -677,6 +682,13 @@ func (e *Engine) RecoverExpired(ctx context.Context) error {
 	}
 	var cs []store.Completion
 	for _, r := range runs {
+		if e.o.Fence != nil {
+			if err := e.o.Fence(ctx, r); err != nil {
+				e.log.Error("run of a dead owner not recovered: what it left is still running", "run_id", r.ID,
+					"schedule_id", r.JobID, "err", err)
+				continue
+			}
+		}
 		msg := fmt.Sprintf("lease expired: owner %s stopped renewing it (process died?)", r.LeaseOwner)
 		c := store.Completion{RunID: r.ID, Owner: r.LeaseOwner, At: now, Error: msg}
 		if r.Attempt < r.MaxAttempts {

@@ -201,37 +201,53 @@ var ErrLeftoverRunning = errors.New("an earlier attempt of this run is still run
 
 // killLeftover kills, before attempt 2 or later of a run starts, what an
 // earlier attempt left in its process group (the instance running it may
-// have died). Processes recorded on another machine cannot be reached and
-// are logged; the parent-death signal killed their main process there.
+// have died).
 func (h *scriptHandler) killLeftover(ctx context.Context, job *engine.Job) error {
 	if h.env.ScriptProcesses == nil || job.Run.Attempt <= 1 {
 		return nil
 	}
-	prev, err := h.env.ScriptProcesses.ScriptProcess(ctx, job.Run.ID)
+	return killLeftoverOf(ctx, h.env.ScriptProcesses, job.Run.ID, h.env.log(job))
+}
+
+// KillLeftovers returns the engine's fence (engine.Options.Fence): before a
+// run whose owner died is recovered, what its script left running on this
+// machine is killed, so that neither a retry nor the schedule's next fire
+// runs beside it. A run that recorded no process passes at once.
+func KillLeftovers(ps ScriptProcesses, log *slog.Logger) func(ctx context.Context, r store.Run) error {
+	return func(ctx context.Context, r store.Run) error {
+		return killLeftoverOf(ctx, ps, r.ID, log.With("run_id", r.ID, "schedule_id", r.JobID))
+	}
+}
+
+// killLeftoverOf kills what run runID's recorded process group left
+// running. Processes recorded on another machine cannot be reached and are
+// logged; the parent-death signal killed their main process there.
+func killLeftoverOf(ctx context.Context, ps ScriptProcesses, runID int64, log *slog.Logger) error {
+	prev, err := ps.ScriptProcess(ctx, runID)
 	if err != nil {
-		return fmt.Errorf("look up the processes of run %d's earlier attempt: %w", job.Run.ID, err)
+		return fmt.Errorf("look up the processes of run %d's earlier attempt: %w", runID, err)
 	}
 	if prev == nil {
 		return nil
 	}
 	if !prev.Local() {
-		h.env.log(job).Warn("an earlier attempt ran on another machine; its leftovers cannot be killed from here",
+		log.Warn("an earlier attempt ran on another machine; its leftovers cannot be killed from here",
 			"host", prev.Host, "pgid", prev.PGID)
 		return nil
 	}
 	kctx, cancel := context.WithTimeout(ctx, leftoverTimeout)
 	defer cancel()
-	lo, err := script.KillLeftover(kctx, *prev, job.Run.ID)
+	lo, err := script.KillLeftover(kctx, *prev, runID)
 	switch {
 	case errors.Is(err, script.ErrNotOurs):
 		return nil // the group id now belongs to someone else: nothing of ours is left
 	case errors.Is(err, script.ErrSurvived):
 		return fmt.Errorf("%w: %w", ErrLeftoverRunning, err)
 	case err != nil:
-		return fmt.Errorf("kill what run %d's earlier attempt left: %w", job.Run.ID, err)
+		return fmt.Errorf("kill what run %d's earlier attempt left: %w", runID, err)
 	}
 	if lo.Killed {
-		h.env.log(job).Warn("killed processes an earlier attempt left running", "pgid", prev.PGID,
+		log.Warn("killed processes an earlier attempt left running", "pgid", prev.PGID,
 			"pids", lo.Marked, "unmarked", lo.Unmarked)
 	}
 	return nil
