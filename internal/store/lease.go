@@ -64,12 +64,18 @@ func (s *DB) ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, 
 // never moves behind a run that exists. Every other released run (a fire
 // followed by kept runs, a retry, a manual run, a fire of a schedule whose
 // next_run_at is NULL) stays and loses its owner: the general claim of any
-// instance starts it.
+// instance starts it. The last live instance to stop (no other renews its
+// liveness) releases unowned fires the same way, and an instance that
+// stops marks itself stopped.
 func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int, error) {
 	// released selects the releasable runs of the table aliased p: pending
 	// and owned by owner, or (owner "") owned by an instance that stopped
 	// renewing its liveness, once their own lease expired as well.
+	last := false // the last live instance stopping: unowned runs are released too
 	released := func(p string) string {
+		if last {
+			return p + `status = 'pending' AND (` + p + `lease_owner = $1 OR ` + p + `lease_owner IS NULL)`
+		}
 		if owner != "" {
 			return p + `status = 'pending' AND ` + p + `lease_owner = $1`
 		}
@@ -90,6 +96,17 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 	}
 	var n int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if owner != "" {
+			// The last instance to stop also takes back fires that other
+			// instances released and nobody started: nothing stays
+			// pending that a start would have to run late.
+			var others int
+			if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM scheduler_nodes WHERE node_id <> $1 AND expires_at >= $2`,
+				owner, s.ts(now)).Scan(&others); err != nil {
+				return fmt.Errorf("live instances: %w", err)
+			}
+			last = others == 0
+		}
 		// Schedules first (the lock order of claims and schedule changes).
 		first := `(SELECT MIN(r.scheduled_for) FROM job_schedule_runs r WHERE r.job_type = job_schedules.job_type
 			AND r.job_id = ` + s.jobIDOf("job_schedules.id") + ` AND ` + deletable("r.") + `)`
@@ -105,12 +122,19 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 		}
 		d, _ := res.RowsAffected()
 		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET lease_owner = NULL, lease_expires_at = NULL
-			WHERE `+released(""), args...)
+			WHERE `+released("")+` AND lease_owner IS NOT NULL`, args...)
 		if err != nil {
 			return fmt.Errorf("release runs: %w", err)
 		}
 		u, _ := res.RowsAffected()
 		n = d + u
+		if owner != "" {
+			// Stopped: the others need not wait for this instance's lease.
+			if _, err := s.exec(ctx, tx, `UPDATE scheduler_nodes SET expires_at = $2 WHERE node_id = $1`,
+				owner, s.ts(now.Add(-time.Millisecond))); err != nil {
+				return fmt.Errorf("mark %s stopped: %w", owner, err)
+			}
+		}
 		return nil
 	})
 	if err != nil {

@@ -221,3 +221,37 @@ func TestClaimConflictIsHandledRowByRow(t *testing.T) {
 		t.Fatalf("a's second run = %s, want pending", show(r))
 	}
 }
+
+// The last live instance to stop takes back the fires other instances
+// released and nobody started: nothing stays pending, next_run_at moves
+// back to the first of them; it marks itself stopped.
+func TestLastInstanceStoppingLeavesNothingPending(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const lease = 10 * time.Second
+		sc := newAheadSchedule(t, db, "s")
+		claimAhead(t, db, "dead", t0.Add(time.Second), lease, map[int64]store.Fire{
+			sc.ID: {Next: ptr(t0.Add(2 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second))}},
+		})
+		if _, err := db.Heartbeat(ctx, "live", t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		claimAhead(t, db, "live", t0.Add(2*time.Second), lease, map[int64]store.Fire{
+			sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(2*time.Second))}},
+		})
+		if n, err := db.ReleaseRuns(ctx, "", t0.Add(time.Minute)); err != nil || n != 1 {
+			t.Fatalf("dead owner's release = %d, %v", n, err)
+		}
+		if n, err := db.ReleaseRuns(ctx, "live", t0.Add(time.Minute)); err != nil || n != 2 {
+			t.Fatalf("last instance's release = %d, %v; want 2", n, err)
+		}
+		if runs := runsByInstant(t, db, sc.ID); len(runs) != 0 {
+			t.Fatalf("left pending: %s", show(runs))
+		}
+		wantNext(t, db, sc.ID, t0.Add(time.Second))
+		var live int
+		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM scheduler_nodes WHERE expires_at >= $1`, db.TimeArg(t0.Add(time.Minute))).Scan(&live); err != nil || live != 0 {
+			t.Fatalf("live nodes after the stop = %d, %v", live, err)
+		}
+	})
+}

@@ -277,7 +277,9 @@ type Store interface {
 	// the schedule's next_run_at moved back to it, so the next claim plans
 	// it again under the misfire policy; other runs (fires followed by
 	// kept ones, manual runs, retries) lose their owner and wait for the
-	// general claim. It returns the number of runs released.
+	// general claim. The last live instance to stop also releases unowned
+	// fires, and a stopping owner marks itself stopped. It returns the
+	// number of runs released.
 	ReleaseRuns(ctx context.Context, owner string, now time.Time) (int, error)
 	// ExpiredRuns returns running runs whose lease expired before now and
 	// whose owner no longer renews its liveness.
