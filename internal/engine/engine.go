@@ -143,10 +143,18 @@ type Engine struct {
 	// a whole lease of contact, so that after an outage every live
 	// instance has renewed its liveness before anyone looks for dead ones.
 	connectedSince time.Time
+	// busy guards finishing and claiming (a lock of its own: the queue
+	// asks it while holding its lock).
+	busy sync.Mutex
 	// finishing holds runs that finished here and whose outcome waits in
-	// the completer: their rows still say running, but a fire of their
-	// schedule is not skipped for them.
-	finishing map[int64]struct{}
+	// the completer, by run id, with their schedule: their rows still say
+	// running, but a fire of their schedule is not skipped for them; it
+	// waits until the outcome is written.
+	finishing map[int64]int64
+	// finishingSched counts finishing runs by schedule; claiming counts the
+	// runs being claimed by id by schedule. The dispatcher does not claim
+	// a fire of a schedule in either.
+	finishingSched, claiming map[int64]int
 	// flushNow asks the completer to write what it holds at once (a fire
 	// waits for one of those outcomes).
 	flushNow atomic.Bool
@@ -196,7 +204,7 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
 		done: make(chan store.Completion, max(o.Workers*2, completionBuffer)), queue: newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
-		finishing: map[int64]struct{}{},
+		finishing: map[int64]int64{}, finishingSched: map[int64]int{}, claiming: map[int64]int{},
 	}
 }
 
@@ -329,18 +337,39 @@ func (e *Engine) setErr(err error) {
 	e.lastErr, e.errAt = err, time.Now()
 }
 
-// finishingIDs returns the runs whose outcome waits in the completer.
-func (e *Engine) finishingIDs() []int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.finishing) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(e.finishing))
-	for id := range e.finishing {
-		ids = append(ids, id)
+// finishingIDs returns the runs whose outcome waits in the completer: all
+// of them, or (scheds non-nil) those of the given schedules.
+func (e *Engine) finishingIDs(scheds map[int64]bool) []int64 {
+	e.busy.Lock()
+	defer e.busy.Unlock()
+	var ids []int64
+	for id, sc := range e.finishing {
+		if scheds == nil || scheds[sc] {
+			ids = append(ids, id)
+		}
 	}
 	return ids
+}
+
+// scheduleBusy reports whether a fire of schedule sc must not be claimed
+// by id now: a run of it is being claimed, or finished and its outcome is
+// not written yet.
+func (e *Engine) scheduleBusy(sc int64) bool {
+	e.busy.Lock()
+	defer e.busy.Unlock()
+	return e.finishingSched[sc] > 0 || e.claiming[sc] > 0
+}
+
+// markClaiming adds (d = 1) or removes (d = -1) the schedules of qs from
+// those being claimed.
+func (e *Engine) markClaiming(qs []store.Queued, d int) {
+	e.busy.Lock()
+	defer e.busy.Unlock()
+	for _, q := range qs {
+		if e.claiming[q.Schedule] += d; e.claiming[q.Schedule] <= 0 {
+			delete(e.claiming, q.Schedule)
+		}
+	}
 }
 
 // sleep waits for d, a wake signal or ctx; it reports false when ctx ended.
@@ -460,7 +489,7 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		}
 		now := e.o.Now()
 		cctx, cancel := detached(ctx)
-		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.finishingIDs())
+		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.finishingIDs(nil))
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -499,9 +528,11 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 		defer jobs.Done()
 		c := e.execute(rctx, r)
 		cancel()
-		e.mu.Lock()
-		e.finishing[r.ID] = struct{}{}
-		e.mu.Unlock()
+		sc, _ := strconv.ParseInt(r.JobID, 10, 64)
+		e.busy.Lock()
+		e.finishing[r.ID] = sc
+		e.finishingSched[sc]++
+		e.busy.Unlock()
 		// The slot stays taken until the completer accepts the outcome, so
 		// a slow database slows claiming instead of piling up results.
 		e.done <- c
@@ -522,14 +553,20 @@ func (e *Engine) completer() {
 			err := e.st.CompleteRuns(context.Background(), batch)
 			if err == nil {
 				e.setErr(nil)
-				e.mu.Lock()
+				e.busy.Lock()
 				for _, c := range batch {
-					delete(e.finishing, c.RunID)
+					if sc, ok := e.finishing[c.RunID]; ok {
+						delete(e.finishing, c.RunID)
+						if e.finishingSched[sc]--; e.finishingSched[sc] <= 0 {
+							delete(e.finishingSched, sc)
+						}
+					}
 				}
-				e.mu.Unlock()
+				e.busy.Unlock()
+				signal(e.queue.wake) // fires waiting for these outcomes
 				for _, c := range batch {
 					if c.Retry && c.RetryAt != nil {
-						e.queue.push(store.Queued{ID: c.RunID, RunAfter: *c.RetryAt})
+						e.queue.push(store.Queued{ID: c.RunID, RunAfter: *c.RetryAt, Schedule: c.ScheduleID})
 					}
 				}
 				if e.o.Outbox != nil && slices.ContainsFunc(batch, func(c store.Completion) bool { return len(c.Notifications) > 0 }) {
@@ -729,6 +766,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 		e.o.Observer.RunStarted(r.JobType, start.Sub(r.ScheduledFor))
 	}
 	c := store.Completion{RunID: r.ID, Owner: e.o.NodeID, StartedAt: start}
+	c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
 	job, err := e.loadJob(ctx, r)
 	var out *Outcome
 	var timeout time.Duration
@@ -770,7 +808,6 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 				log().Error("result not JSON-encodable", "err", merr)
 			}
 		}
-		c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
 		c.State, c.Notifications = out.State, out.Notifications
 	}
 	dur := end.Sub(start)

@@ -126,6 +126,8 @@ type NewRun struct {
 type Queued struct {
 	ID       int64
 	RunAfter time.Time
+	// Schedule is the run's schedule id.
+	Schedule int64
 }
 
 // Fire plans what a claim does with one due schedule.
