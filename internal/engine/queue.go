@@ -184,6 +184,12 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup, now time.Time, ids []int64) {
 	cctx, cancel := detached(ctx)
 	runs, err := e.st.ClaimRunIDs(cctx, e.o.NodeID, now, ids, e.o.Lease)
+	if err != nil && ctx.Err() == nil {
+		// A conflict with a concurrent claim of another run of the same
+		// schedule (see workLoop) fails the whole batch: again at once,
+		// rather than delaying every run in it by the pause below.
+		runs, err = e.st.ClaimRunIDs(cctx, e.o.NodeID, e.o.Now(), ids, e.o.Lease)
+	}
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
