@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/alerts"
 	"github.com/atf/scheduler/internal/config"
 	"github.com/atf/scheduler/internal/engine"
@@ -152,6 +153,18 @@ func (a *app) engineOptions() engine.Options {
 		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
 		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
 		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer, Outbox: a.outbox}
+}
+
+// actions returns the schedule actions over the app's store, with the
+// configured time zone, handlers and retry count; e (nil in one-shot
+// commands) is woken after every change.
+func (a *app) actions(e *engine.Engine) *action.Actions {
+	c := action.Config{Store: a.db, Handlers: a.handlers, Location: a.cfg.Timezone, RetryCount: a.cfg.RetryCount,
+		Outbox: a.db.Outbox(), Logger: a.log}
+	if e != nil {
+		c.Engine = e
+	}
+	return action.New(c)
 }
 
 // engine returns an engine over the app's store (also used by CLI commands

@@ -41,7 +41,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/marketdata"
 	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
@@ -300,17 +300,14 @@ func runDemo(parent context.Context, out io.Writer, o demoOptions) error {
 
 	scheds := demoSchedules()
 	names := map[string]string{}
+	acts := a.actions(nil)
 	for i := range scheds {
 		s := &scheds[i].Schedule
-		if err := checkScheduleFields(s); err != nil {
+		created, err := acts.Create(ctx, action.SpecOf(s))
+		if err != nil {
 			return fmt.Errorf("demo schedule %q: %w", s.Name, err)
 		}
-		if _, _, err := engine.Compile(s, a.cfg.Timezone, a.handlers); err != nil {
-			return fmt.Errorf("demo schedule %q: %w", s.Name, err)
-		}
-		if err := a.db.CreateSchedule(ctx, s); err != nil {
-			return fmt.Errorf("demo schedule %q: %w", s.Name, err)
-		}
+		*s = *created
 		names[strconv.FormatInt(s.ID, 10)] = s.Name
 	}
 	printDemoIntro(out, dir, httpAddr, o, scheds)

@@ -4,9 +4,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/atf/scheduler/internal/action"
+	"github.com/atf/scheduler/internal/store"
 	"github.com/spf13/cobra"
 )
 
@@ -27,10 +30,25 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// actionError translates an error of internal/action into the CLI's exit
+// status: bad input (an invalid schedule, a name already taken) exits 2,
+// anything else (not found, database) 1, each with its message.
+func actionError(err error) error {
+	var inv *action.InvalidError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &inv), errors.Is(err, store.ErrDuplicate):
+		return &exitError{2, err}
+	}
+	return err
+}
+
 func main() {
 	if err := rootCmd.Execute(); err != nil {
 		code := 1
-		if ee, ok := err.(*exitError); ok {
+		var ee *exitError
+		if errors.As(err, &ee) {
 			code = ee.code
 		}
 		fmt.Fprintln(os.Stderr, "scheduler:", err)

@@ -11,9 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/config"
-	"github.com/atf/scheduler/internal/engine"
-	"github.com/atf/scheduler/internal/store"
 	"github.com/spf13/cobra"
 )
 
@@ -35,19 +34,19 @@ func init() {
 			if up && err == nil && asJSON {
 				return writeJSON(cmd.OutOrStdout(), live)
 			}
-			st, err := a.db.Stats(cmd.Context(), time.Now())
+			st, err := a.actions(nil).Status(cmd.Context())
 			if err != nil {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
+				return writeJSON(cmd.OutOrStdout(), st.Stats)
 			}
 			if up {
 				fmt.Fprintf(cmd.OutOrStdout(), "service: running (node %v, up %v s, engine %v)\n", live["node_id"], live["uptime_seconds"], live["engine"])
 			} else {
 				fmt.Fprintln(cmd.OutOrStdout(), "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
 			}
-			printStatus(cmd.OutOrStdout(), a, st)
+			printStatus(cmd.OutOrStdout(), config.Redact(a.cfg.DatabaseURL), st)
 			return nil
 		},
 	}
@@ -63,34 +62,19 @@ func init() {
 				return err
 			}
 			defer a.close()
-			out := cmd.OutOrStdout()
-			var res struct {
-				Valid    int `json:"valid"`
-				Invalid  int `json:"invalid"`
-				Problems []struct {
-					ID    int64  `json:"id"`
-					Name  string `json:"name"`
-					Error string `json:"error"`
-				} `json:"problems"`
-			}
+			var res action.ReloadResult
 			if up, err := serviceCall(cmd.Context(), a.cfg, http.MethodPost, "/api/v1/reload", &res); up {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(out, "%d valid schedule(s), %d invalid (reloaded by the running service)\n", res.Valid, res.Invalid)
-				for _, p := range res.Problems {
-					fmt.Fprintf(out, "  schedule %d (%s): %s\n", p.ID, p.Name, p.Error)
-				}
+				printReload(cmd.OutOrStdout(), &res, " (reloaded by the running service)")
 				return nil
 			}
-			valid, invalid, err := reloadSchedules(cmd.Context(), a, a.engine())
+			r, err := a.actions(a.engine()).Reload(cmd.Context())
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "%d valid schedule(s), %d invalid\n", valid, len(invalid))
-			for _, p := range invalid {
-				fmt.Fprintln(out, "  "+p)
-			}
+			printReload(cmd.OutOrStdout(), r, "")
 			return nil
 		},
 	}
@@ -113,21 +97,7 @@ func init() {
 		},
 	}
 
-	migrateCmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Create or upgrade the database schema (also done at start)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			defer a.close()
-			fmt.Fprintf(cmd.OutOrStdout(), "database schema is up to date (%s)\n", a.db.Dialect())
-			return nil
-		},
-	}
-	rootCmd.AddCommand(statusCmd, reloadCmd, validateCmd, migrateCmd)
+	rootCmd.AddCommand(statusCmd, reloadCmd, validateCmd)
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -136,8 +106,19 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func printStatus(w io.Writer, a *app, st *store.Stats) {
-	fmt.Fprintf(w, "database: %s (%s)\n", a.db.Dialect(), config.Redact(a.cfg.DatabaseURL))
+// printReload prints what action.Reload did; the same lines whether this
+// process or the running service reloaded.
+func printReload(w io.Writer, r *action.ReloadResult, by string) {
+	fmt.Fprintf(w, "%d valid schedule(s), %d invalid, next_run_at set for %d%s\n", r.Valid, r.Invalid, r.NextRunSet, by)
+	for _, p := range r.Problems {
+		fmt.Fprintln(w, "  "+p.String())
+	}
+}
+
+// printStatus prints action.Status as text.
+func printStatus(w io.Writer, database string, full *action.Status) {
+	st := full.Stats
+	fmt.Fprintf(w, "database: %s (%s)\n", full.Dialect, database)
 	fmt.Fprintf(w, "schedules: %d total, %d enabled, %d invalid\n", st.Schedules, st.Enabled, len(st.Invalid))
 	for _, s := range st.Invalid {
 		fmt.Fprintf(w, "  invalid #%d %s: %s\n", s.ID, s.Name, s.LastError)
@@ -185,7 +166,7 @@ func printStatus(w io.Writer, a *app, st *store.Stats) {
 		fmt.Fprintf(w, " (oldest pending %.0f s)", st.OldestPendingAge)
 	}
 	fmt.Fprintln(w)
-	if ob, err := a.db.Outbox().Stats(context.Background(), time.Now()); err == nil {
+	if ob := full.Outbox; ob != nil {
 		chans := make([]string, 0, len(ob.LastErrorByChannel))
 		for ch := range ob.LastErrorByChannel {
 			chans = append(chans, ch)
@@ -206,48 +187,6 @@ func firstLine(s string, n int) string {
 	return s
 }
 
-// reloadSchedules validates every enabled schedule, records or clears its
-// last error, recomputes next_run_at of valid ones (fires already due are
-// left for the claim loop) and wakes running instances.
-func reloadSchedules(ctx context.Context, a *app, e *engine.Engine) (valid int, invalid []string, err error) {
-	on := true
-	list, err := a.db.ListSchedules(ctx, store.ScheduleFilter{Enabled: &on})
-	if err != nil {
-		return 0, nil, err
-	}
-	now := time.Now()
-	for i := range list {
-		s := &list[i]
-		sched, _, verr := engine.Compile(s, a.cfg.Timezone, a.handlers)
-		if verr != nil {
-			invalid = append(invalid, fmt.Sprintf("schedule %d (%s): %v", s.ID, s.Name, verr))
-			if err := a.db.SetScheduleError(ctx, s.ID, verr.Error(), now); err != nil {
-				return valid, invalid, err
-			}
-			continue
-		}
-		valid++
-		if s.LastError != "" {
-			if err := a.db.SetScheduleError(ctx, s.ID, "", now); err != nil {
-				return valid, invalid, err
-			}
-		}
-		if s.NextRunAt != nil && s.NextRunAt.After(now) {
-			next := sched.Next(now)
-			if !next.Equal(*s.NextRunAt) {
-				if err := a.db.SetNextRun(ctx, s.ID, &next); err != nil {
-					return valid, invalid, err
-				}
-			}
-		}
-	}
-	if err := a.db.Notify(ctx, store.ChannelUpdates, "reload"); err != nil {
-		return valid, invalid, err
-	}
-	e.Wake()
-	return valid, invalid, nil
-}
-
 // validateAll checks the configuration and every schedule.
 func validateAll(ctx context.Context) []string {
 	var problems []string
@@ -262,15 +201,12 @@ func validateAll(ctx context.Context) []string {
 		return append(problems, err.Error())
 	}
 	defer a.close()
-	list, err := a.db.ListSchedules(ctx, store.ScheduleFilter{})
+	r, err := a.actions(nil).ValidateAll(ctx)
 	if err != nil {
 		return append(problems, err.Error())
 	}
-	for i := range list {
-		s := &list[i]
-		if _, _, err := engine.Compile(s, a.cfg.Timezone, a.handlers); err != nil {
-			problems = append(problems, fmt.Sprintf("schedule %d (%s): %v", s.ID, s.Name, err))
-		}
+	for _, p := range r.Problems {
+		problems = append(problems, p.String())
 	}
 	return problems
 }

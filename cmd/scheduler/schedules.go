@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -11,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
 	"github.com/spf13/cobra"
 )
@@ -82,26 +81,24 @@ func init() {
 			if err != nil {
 				return err
 			}
-			s := add
-			s.TaskParams, s.Enabled = raw, !disabled
-			if s.Target == "" {
-				s.Target = s.Name
+			on := !disabled
+			sp := action.Spec{Name: add.Name, JobType: add.JobType, Target: add.Target, TaskParams: raw,
+				Cron: add.Cron, Timezone: add.Timezone, Enabled: &on}
+			if cmd.Flags().Changed("user") {
+				sp.UserID = &add.UserID
+			}
+			if sp.Target == "" {
+				sp.Target = sp.Name
 			}
 			a, err := loadApp(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			if err := checkScheduleFields(&s); err != nil {
-				return &exitError{2, err}
+			s, err := a.actions(nil).Create(cmd.Context(), sp)
+			if err != nil {
+				return actionError(err)
 			}
-			if _, _, err := engine.Compile(&s, a.cfg.Timezone, a.handlers); err != nil {
-				return &exitError{2, err}
-			}
-			if err := a.db.CreateSchedule(cmd.Context(), &s); err != nil {
-				return err
-			}
-			_ = a.db.Notify(cmd.Context(), store.ChannelUpdates, strconv.FormatInt(s.ID, 10))
 			fmt.Fprintf(cmd.OutOrStdout(), "created schedule %d (%s)\n", s.ID, s.Name)
 			return nil
 		},
@@ -125,10 +122,15 @@ func init() {
 					return err
 				}
 				defer a.close()
-				if err := a.db.SetEnabled(cmd.Context(), id, on); err != nil {
-					return err
+				acts := a.actions(nil)
+				if on {
+					_, err = acts.Enable(cmd.Context(), id)
+				} else {
+					_, err = acts.Disable(cmd.Context(), id)
 				}
-				_ = a.db.Notify(cmd.Context(), store.ChannelUpdates, args[0])
+				if err != nil {
+					return actionError(err)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "schedule %d %sd\n", id, use)
 				return nil
 			},
@@ -143,10 +145,9 @@ func init() {
 				return err
 			}
 			defer a.close()
-			if err := a.db.DeleteSchedule(cmd.Context(), id); err != nil {
-				return err
+			if err := a.actions(nil).Delete(cmd.Context(), id); err != nil {
+				return actionError(err)
 			}
-			_ = a.db.Notify(cmd.Context(), store.ChannelUpdates, args[0])
 			fmt.Fprintf(cmd.OutOrStdout(), "schedule %d deleted\n", id)
 			return nil
 		},
@@ -156,7 +157,8 @@ func init() {
 	run := &cobra.Command{
 		Use:   "run ID",
 		Short: "Run a schedule now, exactly once",
-		Long: `Inserts a pending manual run. When a service is running it executes the run
+		Long: `Inserts a pending manual run (with 1 + options.retry_count attempts, else
+1 + SCHEDULER_RETRY_COUNT). When a service is running it executes the run
 (PostgreSQL: woken by NOTIFY scheduler_manual_trigger; SQLite: within 2 s).
 When no service runs on the SQLite database, or with --local, the run is
 executed by this command and its result printed.`,
@@ -167,30 +169,19 @@ executed by this command and its result printed.`,
 				return err
 			}
 			defer a.close()
-			s, err := a.db.GetSchedule(cmd.Context(), id)
-			if err != nil {
-				return err
+			var o action.RunOptions
+			if local || (a.db.Dialect() != "postgres" && !sqliteServiceRunning(a.db.Path())) {
+				o.Here = a.engine()
 			}
-			r, err := a.db.InsertRun(cmd.Context(), s, time.Now(), 1+a.cfg.RetryCount)
+			st, err := a.actions(nil).RunNow(cmd.Context(), id, o)
 			if err != nil {
-				return err
+				return actionError(err)
 			}
-			if !local && (a.db.Dialect() == "postgres" || sqliteServiceRunning(a.db.Path())) {
-				payload, _ := json.Marshal(map[string]int64{"run_id": r.ID, "schedule_id": s.ID})
-				if err := a.db.Notify(cmd.Context(), store.ChannelManualTrigger, string(payload)); err != nil {
-					return err
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "run %d queued for schedule %d; follow it with: scheduler runs list --schedule %d\n", r.ID, s.ID, s.ID)
+			if o.Here == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "run %d queued for schedule %d; follow it with: scheduler runs list --schedule %d\n", st.Run.ID, id, id)
 				return nil
 			}
-			if err := a.engine().TriggerRun(cmd.Context(), r.ID); err != nil {
-				return err
-			}
-			done, err := a.db.GetRun(cmd.Context(), r.ID)
-			if err != nil {
-				return err
-			}
-			return writeJSON(cmd.OutOrStdout(), done)
+			return writeJSON(cmd.OutOrStdout(), st.Run)
 		},
 	}
 	run.Flags().BoolVar(&local, "local", false, "execute the run in this process")
@@ -269,28 +260,6 @@ func readParams(p string) (json.RawMessage, error) {
 		return nil, &exitError{2, fmt.Errorf("--params: not valid JSON: %.80s", string(b))}
 	}
 	return b, nil
-}
-
-// checkScheduleFields validates the fields the database constrains.
-func checkScheduleFields(s *store.Schedule) error {
-	var errs []error
-	if s.UserID < 1 {
-		errs = append(errs, fmt.Errorf("user_id: %d must be >= 1", s.UserID))
-	}
-	if s.Name == "" || len(s.Name) > 255 {
-		errs = append(errs, fmt.Errorf("name: %q must be 1-255 characters", s.Name))
-	}
-	known := false
-	for _, t := range store.JobTypes {
-		known = known || t == s.JobType
-	}
-	if !known {
-		errs = append(errs, fmt.Errorf("job_type: %q is not one of %s", s.JobType, strings.Join(store.JobTypes, ", ")))
-	}
-	if s.Cron == "" {
-		errs = append(errs, errors.New("cron: required"))
-	}
-	return errors.Join(errs...)
 }
 
 // sqliteServiceRunning reports whether a service holds the SQLite lock.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/engine"
 	"github.com/atf/scheduler/internal/metrics"
@@ -28,7 +29,7 @@ func (s *services) stop() {
 }
 
 // startServices starts the HTTP API (unless HTTP_ADDR=off).
-func startServices(ctx context.Context, a *app, e *engine.Engine, m *metrics.Metrics) (*services, error) {
+func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.Actions, m *metrics.Metrics) (*services, error) {
 	s := &services{}
 	if a.cfg.HTTPAddr == "off" {
 		return s, nil
@@ -37,9 +38,9 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, m *metrics.Met
 		return nil, err
 	}
 	started := time.Now()
-	h := api.New(api.Deps{Store: a.db, Engine: e, Token: a.cfg.APIToken, Version: version,
+	h := api.New(api.Deps{Store: a.db, Actions: acts, Engine: e, Token: a.cfg.APIToken, Version: version,
 		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
-		RetryCount: a.cfg.RetryCount, Status: a.statusSections})
+		Status: a.statusSections})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)

@@ -79,20 +79,21 @@ func serve(ctx context.Context, a *app) error {
 	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
 	defer func() { <-dispDone }()
 	e := a.engine()
+	acts := a.actions(e)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			valid, invalid, err := reloadSchedules(ctx, a, e)
+			r, err := acts.Reload(ctx)
 			if err != nil {
 				a.log.Error("reload failed", "err", err)
 				continue
 			}
-			a.log.Info("reloaded schedules (SIGHUP)", "valid", valid, "invalid", len(invalid))
+			a.log.Info("reloaded schedules (SIGHUP)", "valid", r.Valid, "invalid", r.Invalid, "next_run_set", r.NextRunSet)
 		}
 	}()
-	srv, err := startServices(ctx, a, e, m)
+	srv, err := startServices(ctx, a, e, acts, m)
 	if err != nil {
 		return err
 	}

@@ -10,25 +10,21 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
 )
 
 // MaxBodyBytes is the largest request body accepted (larger ones get 413).
 const MaxBodyBytes = 1 << 20
 
-// Engine is what the API needs from the scheduling engine
+// Engine is what /status and /readyz need from the scheduling engine
 // (*engine.Engine implements it).
 type Engine interface {
-	// Wake makes the engine look at the schedules and runs now.
-	Wake()
-	// Validate checks a schedule's cron, time zone, job type and task_params.
-	Validate(*store.Schedule) error
 	// Running reports whether the engine loop is up, and its last error.
 	Running() (bool, error)
 	// NodeID names this instance.
@@ -41,7 +37,11 @@ type Engine interface {
 type Deps struct {
 	// Store holds schedules and runs.
 	Store store.Store
-	// Engine validates schedules and is woken after every write.
+	// Actions performs every schedule action (create, update, validate,
+	// enable, disable, delete, run now, reload, status); the handlers only
+	// translate requests and results. Required for those routes.
+	Actions *action.Actions
+	// Engine reports the engine loop's state in /status and /readyz.
 	Engine Engine
 	// Token (API_TOKEN), when set, is required as "Authorization: Bearer
 	// <token>" on every POST, PUT, PATCH and DELETE; reads stay open.
@@ -59,9 +59,6 @@ type Deps struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
-	// RetryCount is the default number of retries of a manual run whose
-	// schedule sets no options.retry_count (SCHEDULER_RETRY_COUNT).
-	RetryCount int
 }
 
 // route is one registered endpoint; the OpenAPI test walks this table.
@@ -73,9 +70,6 @@ type route struct {
 type server struct {
 	d   Deps
 	log *slog.Logger
-
-	mu      sync.Mutex
-	lastRun time.Time // last manual scheduled_for handed out (strictly increasing)
 }
 
 // New returns the API's handler. Routes use Go 1.22 ServeMux patterns.
@@ -222,8 +216,9 @@ func writeError(w http.ResponseWriter, status int, msg string, problems ...strin
 	writeJSON(w, status, errorBody{Error: msg, Problems: problems})
 }
 
-// internal logs err and answers 500 without leaking details beyond err's text.
+// internal logs err and answers 500 without the database's text, which
+// belongs in the service log, not in an answer.
 func (s *server) internal(w http.ResponseWriter, r *http.Request, err error) {
 	s.log.Error("api: request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	writeError(w, http.StatusInternalServerError, err.Error())
+	writeError(w, http.StatusInternalServerError, "internal error (the service log has the details)")
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/engine"
 	"github.com/atf/scheduler/internal/metrics"
@@ -37,8 +38,10 @@ func Example() {
 		return
 	}
 	m := metrics.New(metrics.Options{NoRuntime: true})
-	eng := engine.New(db, map[string]engine.Handler{"script": scriptHandler{}}, engine.Options{Observer: m, Logger: log})
-	srv := httptest.NewServer(api.New(api.Deps{Store: db, Engine: eng, Token: "t0ken",
+	handlers := map[string]engine.Handler{"script": scriptHandler{}}
+	eng := engine.New(db, handlers, engine.Options{Observer: m, Logger: log})
+	acts := action.New(action.Config{Store: db, Handlers: handlers, Engine: eng, Logger: log})
+	srv := httptest.NewServer(api.New(api.Deps{Store: db, Actions: acts, Engine: eng, Token: "t0ken",
 		Gatherer: m.Registry(), Logger: log, Version: "example"}))
 	defer srv.Close()
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/engine"
 	"github.com/atf/scheduler/internal/metrics"
@@ -70,12 +71,14 @@ func newFixture(t *testing.T, db *store.DB, o options) *fixture {
 	t.Helper()
 	m := metrics.New(metrics.Options{Version: "test", NoRuntime: true})
 	m.Registry().MustRegister(metrics.NewStoreCollector(db, nil, quiet()))
-	eng := engine.New(db, map[string]engine.Handler{"script": scriptHandler{}}, engine.Options{
+	handlers := map[string]engine.Handler{"script": scriptHandler{}}
+	eng := engine.New(db, handlers, engine.Options{
 		NodeID: "api-test", Workers: 4, PollInterval: 200 * time.Millisecond, RetryDelay: 10 * time.Millisecond,
 		Lease: 5 * time.Second, ShutdownGrace: 5 * time.Second, Observer: m, Logger: quiet()})
 	f := &fixture{t: t, db: db, eng: eng, m: m, token: o.token, done: make(chan struct{})}
-	h := api.New(api.Deps{Store: db, Engine: eng, Token: o.token, Version: "1.0.0-test", Environment: "test",
-		Started: time.Now().Add(-time.Minute), Status: o.status, Gatherer: m.Registry(), Logger: quiet(), RetryCount: 1})
+	acts := action.New(action.Config{Store: db, Handlers: handlers, RetryCount: 1, Engine: eng, Logger: quiet()})
+	h := api.New(api.Deps{Store: db, Actions: acts, Engine: eng, Token: o.token, Version: "1.0.0-test", Environment: "test",
+		Started: time.Now().Add(-time.Minute), Status: o.status, Gatherer: m.Registry(), Logger: quiet()})
 	f.srv = httptest.NewServer(h)
 	t.Cleanup(f.srv.Close)
 	if !o.noEngine {

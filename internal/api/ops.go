@@ -3,12 +3,11 @@ package api
 import (
 	"context"
 	_ "embed"
-	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"time"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -104,8 +103,9 @@ func scheduleRefs(list []store.Schedule, withNext bool) []scheduleRef {
 	return out
 }
 
-// status answers GET /status: the service, the engine, schedules, runs and
-// outbox from store.Stats, and the Deps.Status sections. When the store
+// status answers GET /status: the service, the engine, and schedules, runs
+// and outbox from action.Status (what `scheduler status` shows), and the
+// Deps.Status sections. When the store
 // cannot be read the answer is 503 with the sections that could be made.
 func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	now := s.d.Now()
@@ -126,12 +126,13 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	code := http.StatusOK
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	st, err := s.d.Store.Stats(ctx, now)
+	full, err := s.d.Actions.Status(ctx)
 	if err != nil {
 		s.log.Error("status: reading store stats failed", "err", err)
 		out["store_error"] = err.Error()
 		code = http.StatusServiceUnavailable
 	} else {
+		st := full.Stats
 		out["schedules"] = map[string]any{"total": st.Schedules, "enabled": st.Enabled, "invalid": scheduleRefs(st.Invalid, false)}
 		out["runs"] = map[string]any{"in_progress": len(st.Running), "running": runRefs(st.Running), "by_status": st.RunsByStatus}
 		out["next_fires"] = scheduleRefs(st.NextDue, true)
@@ -161,56 +162,21 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, out)
 }
 
-// ReloadResult is the response of POST /api/v1/reload.
-type ReloadResult struct {
-	Schedules int              `json:"schedules"`
-	Valid     int              `json:"valid"`
-	Invalid   int              `json:"invalid"`
-	Problems  []ScheduleReport `json:"problems"`
-}
+// ReloadResult is the response of POST /api/v1/reload: the enabled
+// schedules checked, valid and invalid, the invalid ones with why, and how
+// many next_run_at were set.
+type ReloadResult = action.ReloadResult
 
 // ScheduleReport names an invalid schedule and why.
-type ScheduleReport struct {
-	ID    int64  `json:"id"`
-	Name  string `json:"name"`
-	Error string `json:"error"`
-}
+type ScheduleReport = action.ScheduleReport
 
-// reload validates every schedule, records the result as each schedule's
-// last_error (what /status lists as invalid) and wakes the engine.
+// reload answers POST /api/v1/reload with action.Reload, the function
+// `scheduler reload` calls.
 func (s *server) reload(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	res := ReloadResult{Problems: []ScheduleReport{}}
-	const page = 1000
-	for offset := 0; ; offset += page {
-		list, err := s.d.Store.ListSchedules(ctx, store.ScheduleFilter{Limit: page, Offset: offset})
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		for i := range list {
-			sc := &list[i]
-			res.Schedules++
-			msg := ""
-			if err := s.d.Engine.Validate(sc); err != nil {
-				msg = err.Error()
-				res.Invalid++
-				res.Problems = append(res.Problems, ScheduleReport{ID: sc.ID, Name: sc.Name, Error: cleanProblem(msg)})
-			} else {
-				res.Valid++
-			}
-			if msg != sc.LastError {
-				if err := s.d.Store.SetScheduleError(ctx, sc.ID, msg, s.d.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
-					s.fail(w, r, fmt.Errorf("reload: %w", err))
-					return
-				}
-			}
-		}
-		if len(list) < page {
-			break
-		}
+	res, err := s.d.Actions.Reload(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
 	}
-	s.d.Engine.Wake()
-	s.log.Info("reload", "schedules", res.Schedules, "valid", res.Valid, "invalid", res.Invalid)
 	writeJSON(w, http.StatusOK, res)
 }

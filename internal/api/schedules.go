@@ -7,18 +7,18 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
-	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
 )
 
 // MaxNameLength is the longest schedule name accepted (job_schedules.name).
-const MaxNameLength = 255
+const MaxNameLength = action.MaxNameLength
 
 // ScheduleInput is the body of create, update and validate. Read-only
 // fields of a Schedule (id, next_run_at, created_at, updated_at,
@@ -43,6 +43,12 @@ type ScheduleInput struct {
 	LastError json.RawMessage `json:"last_error"`
 }
 
+// spec translates the body into the action's schedule description.
+func (in *ScheduleInput) spec() action.Spec {
+	return action.Spec{UserID: in.UserID, Name: in.Name, JobType: in.JobType, Target: in.Target,
+		TaskParams: in.TaskParams, Cron: in.Cron, Timezone: in.Timezone, Enabled: in.Enabled}
+}
+
 // httpError is an error with its status and problem list.
 type httpError struct {
 	status   int
@@ -56,23 +62,24 @@ func badRequest(format string, a ...any) *httpError {
 	return &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf(format, a...)}
 }
 
+// fail translates an error into its HTTP status: bad input 400 with the
+// problems, missing 404, name taken 409, anything else 500 (logged, without
+// the database's text).
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
+	var inv *action.InvalidError
 	switch {
 	case errors.As(err, &he):
 		writeError(w, he.status, he.msg, he.problems...)
+	case errors.As(err, &inv):
+		writeError(w, http.StatusBadRequest, inv.Error(), inv.Lines()...)
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case isDuplicate(err):
+	case errors.Is(err, store.ErrDuplicate):
 		writeError(w, http.StatusConflict, err.Error())
 	default:
 		s.internal(w, r, err)
 	}
-}
-
-// isDuplicate recognises the store's unique (user_id, name) violation.
-func isDuplicate(err error) bool {
-	return errors.Is(err, store.ErrDuplicate)
 }
 
 // decodeJSON reads one JSON value from the (size-limited) body into v,
@@ -91,7 +98,6 @@ func decodeJSON(r *http.Request, what string, v any) error {
 		return badRequest("request body is empty; want a JSON %s", what)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(body, what, err)
 	}
@@ -99,7 +105,54 @@ func decodeJSON(r *http.Request, what string, v any) error {
 		off := dec.InputOffset()
 		return badRequest("malformed JSON at %s: unexpected data after the %s", position(body, off), what)
 	}
+	if name, ok := unknownField(body, v); ok {
+		return badRequest("unknown field %q in the %s body", name, what)
+	}
 	return nil
+}
+
+// unknownField returns the first key of the JSON object body that no field
+// of the struct v points to has as its JSON name (matched without regard to
+// case, as encoding/json does).
+func unknownField(body []byte, v any) (string, bool) {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return "", false
+	}
+	var known []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		known = append(known, name)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "", false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		key, _ := tok.(string)
+		if !slices.ContainsFunc(known, func(k string) bool { return strings.EqualFold(k, key) }) {
+			return key, true
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // jsonError turns a decoding error into a 400 that says where.
@@ -117,9 +170,6 @@ func jsonError(body []byte, what string, err error) error {
 		return badRequest("field %q: want %s, got a JSON %s (%s)", field, jsonKind(typ.Type.String()), typ.Value, position(body, typ.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("malformed JSON at %s: unexpected end of input", position(body, int64(len(body))))
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
-		return badRequest("unknown field %s in the %s body", name, what)
 	}
 	return badRequest("malformed JSON: %v", err)
 }
@@ -147,114 +197,17 @@ func position(body []byte, off int64) string {
 	return fmt.Sprintf("byte offset %d (line %d, column %d)", off, line, col)
 }
 
-// toSchedule applies the input to base (a copy of the stored schedule for
-// an update, zero for a create) and returns the candidate schedule.
-func (in *ScheduleInput) toSchedule(base store.Schedule) store.Schedule {
-	s := base
-	if in.UserID != nil {
-		s.UserID = *in.UserID
-	} else {
-		s.UserID = 0
-	}
-	s.Name, s.JobType, s.Target, s.Cron = in.Name, in.JobType, in.Target, in.Cron
-	s.Timezone = in.Timezone
-	s.TaskParams = in.TaskParams
-	if len(bytes.TrimSpace(s.TaskParams)) == 0 || string(bytes.TrimSpace(s.TaskParams)) == "null" {
-		s.TaskParams = json.RawMessage(`{}`)
-	}
-	switch {
-	case in.Enabled != nil:
-		s.Enabled = *in.Enabled
-	case base.ID == 0:
-		s.Enabled = true
-	}
-	return s
-}
-
-// problems returns every problem of a candidate schedule, each a
-// "path: reason" line the way the CLI prints them. The field checks come
-// first, then the engine's checks of cron, time zone, job type and
-// task_params (after a bad time zone or cron, the rest is still checked).
-func (s *server) problems(sc store.Schedule, userIDGiven bool) []string {
-	var out []string
-	switch {
-	case !userIDGiven:
-		out = append(out, "user_id: required, a whole number >= 1")
-	case sc.UserID < 1:
-		out = append(out, fmt.Sprintf("user_id: must be >= 1, got %d", sc.UserID))
-	}
-	switch n := utf8.RuneCountInString(sc.Name); {
-	case strings.TrimSpace(sc.Name) == "":
-		out = append(out, "name: must not be empty")
-	case n > MaxNameLength:
-		out = append(out, fmt.Sprintf("name: %d characters, at most %d allowed", n, MaxNameLength))
-	}
-	jobTypeBad := false
-	switch {
-	case sc.JobType == "":
-		out = append(out, "job_type: required, one of "+strings.Join(store.JobTypes, ", "))
-		jobTypeBad = true
-	case !slices.Contains(store.JobTypes, sc.JobType):
-		out = append(out, fmt.Sprintf("job_type: unknown job type %q (known: %s)", sc.JobType, strings.Join(store.JobTypes, ", ")))
-		jobTypeBad = true
-	}
-	if strings.TrimSpace(sc.Cron) == "" {
-		out = append(out, `cron: required, e.g. "*/5 * * * *"`)
-		sc.Cron = "* * * * *"
-	}
-	// The engine stops at the first problem; fix each reported field with
-	// a harmless value and ask again to report the later ones too.
-	c := sc
-	c.ID = 0 // a candidate must not replace the engine's cache entry of the stored schedule
-	for range 4 {
-		err := s.d.Engine.Validate(&c)
-		if err == nil {
-			break
-		}
-		msg := cleanProblem(err.Error())
-		if !(jobTypeBad && strings.HasPrefix(msg, "job_type:")) {
-			out = append(out, strings.Split(msg, "\n")...)
-		}
-		switch {
-		case strings.HasPrefix(msg, "timezone:"):
-			c.Timezone = ""
-		case strings.HasPrefix(msg, "cron "):
-			c.Cron = "* * * * *"
-		default:
-			return out
-		}
-	}
-	return out
-}
-
-// cleanProblem removes the doubled prefix of handler errors that already
-// name their task_params path ("task_params: task_params.x: ..." → "task_params.x: ...").
-func cleanProblem(msg string) string {
-	if rest, ok := strings.CutPrefix(msg, "task_params: "); ok && strings.HasPrefix(rest, "task_params") {
-		return rest
-	}
-	return msg
-}
-
-func invalid(problems []string) *httpError {
-	return &httpError{status: http.StatusBadRequest,
-		msg: "invalid schedule: " + strings.Join(problems, "; "), problems: problems}
-}
-
-// readSchedule decodes and validates a schedule body applied over base.
-func (s *server) readSchedule(r *http.Request, base store.Schedule) (*store.Schedule, error) {
+// readInput decodes a schedule body; pathID, when not 0, is the schedule the
+// path names, which the body's id (if any) must match.
+func readInput(r *http.Request, pathID int64) (*ScheduleInput, error) {
 	var in ScheduleInput
 	if err := decodeJSON(r, "schedule", &in); err != nil {
 		return nil, err
 	}
-	if in.ID != nil && base.ID != 0 && *in.ID != base.ID {
-		return nil, badRequest("id: body has id %d but the path names schedule %d", *in.ID, base.ID)
+	if in.ID != nil && pathID != 0 && *in.ID != pathID {
+		return nil, badRequest("id: body has id %d but the path names schedule %d", *in.ID, pathID)
 	}
-	sc := in.toSchedule(base)
-	if p := s.problems(sc, in.UserID != nil); len(p) > 0 {
-		return nil, invalid(p)
-	}
-	return &sc, nil
+	return &in, nil
 }
 
 // pathID parses the {id} path value.
@@ -337,115 +290,78 @@ func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, ScheduleList{Schedules: list, Limit: limit, Offset: offset})
 }
 
-// duplicate reports a conflict when another schedule of the user has the name.
-func (s *server) duplicate(r *http.Request, sc *store.Schedule) error {
-	uid := sc.UserID
-	list, err := s.d.Store.ListSchedules(r.Context(), store.ScheduleFilter{UserID: &uid})
-	if err != nil {
-		return err
-	}
-	for _, o := range list {
-		if o.Name == sc.Name && o.ID != sc.ID {
-			return &httpError{status: http.StatusConflict,
-				msg: fmt.Sprintf("name: user %d already has a schedule named %q (id %d)", uid, sc.Name, o.ID)}
-		}
-	}
-	return nil
-}
-
 func (s *server) createSchedule(w http.ResponseWriter, r *http.Request) {
-	sc, err := s.readSchedule(r, store.Schedule{})
+	in, err := readInput(r, 0)
+	var sc *store.Schedule
 	if err == nil {
-		err = s.duplicate(r, sc)
-	}
-	if err == nil {
-		err = s.d.Store.CreateSchedule(r.Context(), sc)
+		sc, err = s.d.Actions.Create(r.Context(), in.spec())
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.d.Engine.Wake()
-	s.log.Info("schedule created", "schedule_id", sc.ID, "name", sc.Name, "job_type", sc.JobType, "cron", sc.Cron)
-	s.respondSchedule(w, r, sc.ID, http.StatusCreated)
-}
-
-// respondSchedule answers with the stored schedule.
-func (s *server) respondSchedule(w http.ResponseWriter, r *http.Request, id int64, status int) {
-	sc, err := s.d.Store.GetSchedule(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if status == http.StatusCreated {
-		w.Header().Set("Location", fmt.Sprintf("/api/v1/schedules/%d", id))
-	}
-	writeJSON(w, status, sc)
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/schedules/%d", sc.ID))
+	writeJSON(w, http.StatusCreated, sc)
 }
 
 func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
+	var sc *store.Schedule
+	if err == nil {
+		sc, err = s.d.Store.GetSchedule(r.Context(), id)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.respondSchedule(w, r, id, http.StatusOK)
+	writeJSON(w, http.StatusOK, sc)
 }
 
 func (s *server) updateSchedule(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	cur, err := s.d.Store.GetSchedule(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	sc, err := s.readSchedule(r, *cur)
+	var in *ScheduleInput
 	if err == nil {
-		err = s.duplicate(r, sc)
+		in, err = readInput(r, id)
 	}
+	var sc *store.Schedule
 	if err == nil {
-		err = s.d.Store.UpdateSchedule(r.Context(), sc)
+		sc, err = s.d.Actions.Update(r.Context(), id, in.spec())
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.d.Engine.Wake()
-	s.log.Info("schedule updated", "schedule_id", id, "name", sc.Name, "cron", sc.Cron, "enabled", sc.Enabled)
-	s.respondSchedule(w, r, id, http.StatusOK)
+	writeJSON(w, http.StatusOK, sc)
 }
 
 func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
 	if err == nil {
-		err = s.d.Store.DeleteSchedule(r.Context(), id)
+		err = s.d.Actions.Delete(r.Context(), id)
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.d.Engine.Wake()
-	s.log.Info("schedule deleted", "schedule_id", id)
 	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *server) setEnabled(enabled bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		id, err := pathID(r)
+		var sc *store.Schedule
 		if err == nil {
-			err = s.d.Store.SetEnabled(r.Context(), id, enabled)
+			if enabled {
+				sc, err = s.d.Actions.Enable(r.Context(), id)
+			} else {
+				sc, err = s.d.Actions.Disable(r.Context(), id)
+			}
 		}
 		if err != nil {
 			s.fail(w, r, err)
 			return
 		}
-		s.d.Engine.Wake()
-		s.log.Info("schedule enabled changed", "schedule_id", id, "enabled", enabled)
-		s.respondSchedule(w, r, id, http.StatusOK)
+		writeJSON(w, http.StatusOK, sc)
 	}
 }
 
@@ -456,7 +372,11 @@ type ValidateResult struct {
 }
 
 func (s *server) validate(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.readSchedule(r, store.Schedule{}); err != nil {
+	in, err := readInput(r, 0)
+	if err == nil {
+		_, err = s.d.Actions.Validate(r.Context(), in.spec())
+	}
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -471,55 +391,16 @@ type RunStarted struct {
 	ScheduledFor time.Time `json:"scheduled_for"`
 }
 
-// manualInstant returns now truncated to the stores' microsecond precision,
-// strictly after every instant handed out before, so that two requests
-// never collide on (job_type, job_id, scheduled_for).
-func (s *server) manualInstant() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.d.Now().UTC().Truncate(time.Microsecond)
-	if !t.After(s.lastRun) {
-		t = s.lastRun.Add(time.Microsecond)
-	}
-	s.lastRun = t
-	return t
-}
-
 func (s *server) runNow(w http.ResponseWriter, r *http.Request) {
 	id, err := pathID(r)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	sc, err := s.d.Store.GetSchedule(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.d.Engine.Validate(sc); err != nil {
-		p := strings.Split(cleanProblem(err.Error()), "\n")
-		s.fail(w, r, &httpError{status: http.StatusBadRequest,
-			msg: fmt.Sprintf("schedule %d is invalid and cannot run: %s", id, strings.Join(p, "; ")), problems: p})
-		return
-	}
-	maxAttempts := 1 + s.d.RetryCount
-	if rc := engine.ParseJobOptions(sc.TaskParams).RetryCount; rc != nil {
-		maxAttempts = 1 + *rc
-	}
-	var run *store.Run
-	// Another instance may have used the same microsecond; try the next one.
-	for range 5 {
-		run, err = s.d.Store.InsertRun(r.Context(), sc, s.manualInstant(), maxAttempts)
-		if err == nil || !errors.Is(err, store.ErrDuplicate) {
-			break
-		}
+	var st *action.Started
+	if err == nil {
+		st, err = s.d.Actions.RunNow(r.Context(), id, action.RunOptions{})
 	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	s.d.Engine.Wake()
-	s.log.Info("manual run requested", "schedule_id", id, "run_id", run.ID)
-	w.Header().Set("Location", fmt.Sprintf("/api/v1/runs/%d", run.ID))
-	writeJSON(w, http.StatusAccepted, RunStarted{RunID: run.ID, ScheduleID: id, Status: run.Status, ScheduledFor: run.ScheduledFor})
+	w.Header().Set("Location", fmt.Sprintf("/api/v1/runs/%d", st.Run.ID))
+	writeJSON(w, http.StatusAccepted, RunStarted{RunID: st.Run.ID, ScheduleID: id, Status: st.Run.Status, ScheduledFor: st.Run.ScheduledFor})
 }

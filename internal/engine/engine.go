@@ -366,7 +366,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		}
 		ahead := e.claimAhead()
 		horizon := now.Add(ahead)
-		claimed, queued, err := e.st.ClaimDue(ctx, e.o.NodeID, horizon, e.o.ClaimBatch, e.o.Lease, e.planner(now, horizon))
+		claimed, queued, err := e.st.ClaimDue(ctx, e.o.NodeID, now, horizon, e.o.ClaimBatch, e.o.Lease, e.planner(now, horizon))
 		if err != nil {
 			if ctx.Err() != nil {
 				return

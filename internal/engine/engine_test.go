@@ -135,7 +135,7 @@ func TestMisfirePolicyAfterOutage(t *testing.T) {
 		o.Now = func() time.Time { return now }
 		o.Coalesce = true
 		e := New(db, map[string]Handler{"script": noop()}, o)
-		if _, _, err := db.ClaimDue(ctx, "", now, 100, 0, e.planner(now, now)); err != nil {
+		if _, _, err := db.ClaimDue(ctx, "", now, now, 100, 0, e.planner(now, now)); err != nil {
 			t.Fatal(err)
 		}
 		byKind := map[string][]store.Run{}
@@ -181,7 +181,7 @@ func TestLateButNotMissedFiresEachInstant(t *testing.T) {
 	last := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC) // 45 s behind under load
 	_ = db.SetNextRun(ctx, sc.ID, &last)
 	e := New(db, map[string]Handler{"script": noop()}, testOptions())
-	if _, _, err := db.ClaimDue(ctx, "", now, 100, 0, e.planner(now, now)); err != nil {
+	if _, _, err := db.ClaimDue(ctx, "", now, now, 100, 0, e.planner(now, now)); err != nil {
 		t.Fatal(err)
 	}
 	runs := runsOf(t, db, sc.ID)

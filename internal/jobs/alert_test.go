@@ -117,8 +117,7 @@ func TestAlertErrorsAndStateStatuses(t *testing.T) {
 		if r.Status != store.StatusPending || r.Attempt != 2 || !strings.Contains(r.Error, "market data NODATA 1h") {
 			t.Fatalf("data error: status %s attempt %d error %q", r.Status, r.Attempt, r.Error)
 		}
-		// (A new schedule's state_json is {}, never NULL.)
-		if st := f.state(missing.ID); len(st) != 0 {
+		if st := f.state(missing.ID); len(st) != 0 { // the default {} untouched
 			t.Fatalf("state written on a data error: %v", st)
 		}
 

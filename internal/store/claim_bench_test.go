@@ -29,7 +29,7 @@ func benchClaimPath(b *testing.B, db *store.DB) {
 		t := at.Add(time.Duration(i) * time.Second)
 		next := t.Add(time.Second)
 		t0 := time.Now()
-		_, ins, err := db.ClaimDue(ctx, "bench", t, n, time.Minute, func(s *store.Schedule) store.Fire {
+		_, ins, err := db.ClaimDue(ctx, "bench", t, t, n, time.Minute, func(s *store.Schedule) store.Fire {
 			if s.NextRunAt == nil {
 				return store.Fire{Runs: []store.NewRun{{Status: "pending", Kind: "cron", ScheduledFor: t, Exclusive: true}}, Next: &next}
 			}

@@ -33,7 +33,7 @@ func pendingRun(kind string, at time.Time) store.NewRun {
 // without a plan keep their next_run_at and get no runs.
 func claimAhead(t *testing.T, db *store.DB, owner string, until time.Time, lease time.Duration, fires map[int64]store.Fire) []store.Queued {
 	t.Helper()
-	_, queued, err := db.ClaimDue(context.Background(), owner, until, 100, lease, func(s *store.Schedule) store.Fire {
+	_, queued, err := db.ClaimDue(context.Background(), owner, t0, until, 100, lease, func(s *store.Schedule) store.Fire {
 		if f, ok := fires[s.ID]; ok {
 			return f
 		}
@@ -551,7 +551,7 @@ func TestScheduleChangesDropFutureFires(t *testing.T) {
 			if r := runs[past]; r.Status != store.StatusPending || r.Kind != store.KindCron {
 				t.Fatalf("due fire of %s = %s, want it pending", sc.Name, show(r))
 			} else {
-				wantLease(t, r, "n1", ptr(past.Add(lease)))
+				wantLease(t, r, "n1", ptr(t0.Add(lease))) // a late fire's lease runs from the claim
 			}
 			if i == 2 {
 				if _, err := db.GetSchedule(ctx, sc.ID); err == nil {
@@ -585,7 +585,7 @@ func TestStatsNextDueCountsFiresClaimedAhead(t *testing.T) {
 		now := time.Now().UTC().Truncate(time.Second)
 		fire, later := now.Add(time.Hour), now.Add(2*time.Hour)
 		bNext := now.Add(90 * time.Minute)
-		if _, _, err := db.ClaimDue(ctx, "n1", now, 10, time.Minute, func(s *store.Schedule) store.Fire {
+		if _, _, err := db.ClaimDue(ctx, "n1", now, now, 10, time.Minute, func(s *store.Schedule) store.Fire {
 			if s.ID == a.ID {
 				return store.Fire{Next: &later, Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: fire, Exclusive: true, MaxAttempts: 1}}}
 			}
@@ -627,10 +627,10 @@ func TestFiresOfRawSQLDisabledSchedulesAreCancelled(t *testing.T) {
 			next := at.Add(time.Second)
 			return store.Fire{Next: &next, Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: at, Exclusive: true, MaxAttempts: 1}}}
 		}
-		if _, _, err := db.ClaimDue(ctx, "n1", at, 3, time.Minute, plan); err != nil {
+		if _, _, err := db.ClaimDue(ctx, "n1", at, at, 3, time.Minute, plan); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.ClaimDue(ctx, "", at, 1, time.Minute, plan); err != nil {
+		if _, _, err := db.ClaimDue(ctx, "", at, at, 1, time.Minute, plan); err != nil {
 			t.Fatal(err)
 		}
 		for _, q := range []struct {

@@ -35,10 +35,10 @@ func ExampleDB_ClaimDue() {
 		return store.Fire{Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron,
 			ScheduledFor: *s.NextRunAt, Exclusive: true, MaxAttempts: 4}}, Next: &next}
 	}
-	claimed, queued, _ := db.ClaimDue(ctx, "", at, 100, 0, plan)
+	claimed, queued, _ := db.ClaimDue(ctx, "", at, at, 100, 0, plan)
 	fmt.Println("claimed", claimed, "queued", len(queued))
 	_ = db.SetNextRun(ctx, sc.ID, &at) // as if a second instance saw it due too
-	_, queued, _ = db.ClaimDue(ctx, "", at, 100, 0, plan)
+	_, queued, _ = db.ClaimDue(ctx, "", at, at, 100, 0, plan)
 	fmt.Println("second claim queued", len(queued))
 	runs, _ := db.ListRuns(ctx, store.RunFilter{ScheduleID: sc.ID})
 	fmt.Println(len(runs), runs[0].Status, runs[0].ScheduledFor.Format(time.RFC3339))

@@ -24,7 +24,7 @@ func TestScheduleChangeDuringClaimDropsItsFires(t *testing.T) {
 			inPlan, proceed := make(chan struct{}), make(chan struct{})
 			claimDone := make(chan error, 1)
 			go func() { // the engine's claim loop, claiming ahead
-				_, _, err := db.ClaimDue(ctx, "n1", future, 10, time.Minute, func(s *store.Schedule) store.Fire {
+				_, _, err := db.ClaimDue(ctx, "n1", time.Now(), future, 10, time.Minute, func(s *store.Schedule) store.Fire {
 					close(inPlan)
 					<-proceed
 					next := future.Add(time.Second)
@@ -91,7 +91,7 @@ func TestSetEnabledDuringReleaseRunsDoesNotDeadlock(t *testing.T) {
 		t.Fatal(err)
 	}
 	future := time.Now().Add(time.Hour).Truncate(time.Second)
-	if _, _, err := db.ClaimDue(ctx, "n1", future, 10, time.Minute, func(s *store.Schedule) store.Fire {
+	if _, _, err := db.ClaimDue(ctx, "n1", time.Now(), future, 10, time.Minute, func(s *store.Schedule) store.Fire {
 		next := future.Add(time.Second)
 		return store.Fire{Next: &next, Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: future, Exclusive: true, MaxAttempts: 1}}}
 	}); err != nil {

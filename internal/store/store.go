@@ -227,11 +227,13 @@ type Store interface {
 	// or <= until, asks plan what to do with each, inserts the runs (a
 	// duplicate (job_type, job_id, scheduled_for) is ignored) and moves
 	// next_run_at, all in one transaction. It returns the number of
-	// schedules claimed and the pending runs inserted. With an owner, the
-	// pending runs are leased to it until their instant plus lease: the
+	// schedules claimed and the pending runs inserted. now is the claim's
+	// time (enqueued_at; the lease of a fire whose instant has passed runs
+	// from it). With an owner, the pending runs are leased to it until
+	// their instant (or now, when later) plus lease: the
 	// owner starts them by id (ClaimRunIDs), the general claim leaves them
 	// alone, and ReleaseRuns gives them back if the owner stops or dies.
-	ClaimDue(ctx context.Context, owner string, until time.Time, limit int, lease time.Duration, plan Planner) (claimed int, queued []Queued, err error)
+	ClaimDue(ctx context.Context, owner string, now, until time.Time, limit int, lease time.Duration, plan Planner) (claimed int, queued []Queued, err error)
 	// NextDue returns the earliest next_run_at of an enabled schedule, and
 	// whether any enabled schedule has a NULL next_run_at.
 	NextDue(ctx context.Context) (next *time.Time, hasNull bool, err error)
@@ -246,20 +248,25 @@ type Store interface {
 	// ClaimRun claims one specific pending run (manual trigger); it returns
 	// ErrNotFound when the run is not pending or is taken.
 	ClaimRun(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) (*Run, error)
-	// Heartbeat extends the leases of owner's running runs.
+	// Heartbeat records that owner is alive until until (its fires
+	// claimed ahead stay its own while it is) and extends the leases of
+	// its running runs.
 	Heartbeat(ctx context.Context, owner string, until time.Time) (int, error)
 	// CompleteRuns writes outcomes, schedule states and notifications in
 	// one transaction. Rows whose lease was lost are left alone.
 	CompleteRuns(ctx context.Context, cs []Completion) error
 	// ReleaseRuns gives back pending runs that were claimed ahead but not
 	// started: owner's (at shutdown) or, with owner "", those whose lease
-	// expired before now (their owner died). A cron fire is deleted and its
-	// schedule's next_run_at moved back to it, so the next claim plans it
-	// again under the misfire policy; other runs (manual runs, retries) lose
-	// their owner and wait for the general claim. It returns the number of
-	// runs released.
+	// expired before now and whose owner no longer renews its liveness
+	// (Heartbeat): a live owner keeps its fires however late they are. A
+	// cron fire after which its schedule has no kept fire is deleted and
+	// the schedule's next_run_at moved back to it, so the next claim plans
+	// it again under the misfire policy; other runs (fires followed by
+	// kept ones, manual runs, retries) lose their owner and wait for the
+	// general claim. It returns the number of runs released.
 	ReleaseRuns(ctx context.Context, owner string, now time.Time) (int, error)
-	// ExpiredRuns returns running runs whose lease expired before now.
+	// ExpiredRuns returns running runs whose lease expired before now and
+	// whose owner no longer renews its liveness.
 	ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
 	// InsertRun inserts a manual pending run of schedule s and returns it.
 	InsertRun(ctx context.Context, s *Schedule, scheduledFor time.Time, maxAttempts int) (*Run, error)

@@ -32,7 +32,7 @@ func TestRawSQLInsertIsClaimed(t *testing.T) {
 		}
 		now := time.Date(2026, 1, 1, 10, 30, 0, 0, time.UTC)
 		want := now.Add(30 * time.Minute)
-		claimed, _, err := db.ClaimDue(ctx, "", now, 10, 0, func(s *store.Schedule) store.Fire {
+		claimed, _, err := db.ClaimDue(ctx, "", now, now, 10, 0, func(s *store.Schedule) store.Fire {
 			if s.NextRunAt != nil || s.Name != "vix" || string(s.TaskParams) == "" {
 				t.Errorf("claimed %+v", s)
 			}
@@ -60,14 +60,14 @@ func TestClaimInsertsRunsOnceAndClaimsThem(t *testing.T) {
 			next := at.Add(time.Minute)
 			return store.Fire{Runs: []store.NewRun{{Status: store.StatusPending, Kind: store.KindCron, ScheduledFor: at, Exclusive: true, MaxAttempts: 2}}, Next: &next}
 		}
-		if _, ins, err := db.ClaimDue(ctx, "", at, 10, 0, plan); err != nil || len(ins) != 1 {
+		if _, ins, err := db.ClaimDue(ctx, "", at, at, 10, 0, plan); err != nil || len(ins) != 1 {
 			t.Fatalf("claim: %v %v", ins, err)
 		}
 		// Force it due again: the same instant must not produce a second run.
 		if err := db.SetNextRun(ctx, sc.ID, &at); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := db.ClaimDue(ctx, "", at, 10, 0, plan); err != nil {
+		if _, _, err := db.ClaimDue(ctx, "", at, at, 10, 0, plan); err != nil {
 			t.Fatal(err)
 		}
 		runs, err := db.ListRuns(ctx, store.RunFilter{ScheduleID: sc.ID})

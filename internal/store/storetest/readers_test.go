@@ -66,7 +66,7 @@ func fill(t *testing.T, db *store.DB) *store.Schedule {
 		t.Fatal(err)
 	}
 	now := time.Now().Truncate(time.Second)
-	if _, _, err := db.ClaimDue(ctx, "", now.Add(time.Minute), 10, 0, func(s *store.Schedule) store.Fire {
+	if _, _, err := db.ClaimDue(ctx, "", time.Now(), now.Add(time.Minute), 10, 0, func(s *store.Schedule) store.Fire {
 		next := now.Add(time.Hour)
 		return store.Fire{Next: &next, Runs: []store.NewRun{
 			{Status: store.StatusMissed, Kind: store.KindMissed, ScheduledFor: now.Add(-time.Hour),
