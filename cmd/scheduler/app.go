@@ -109,6 +109,7 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	a.market = market
 	a.handlers = jobs.Handlers(jobs.Deps{
 		Script:               sc,
+		ScriptProcesses:      a.db,
 		Market:               market,
 		DB:                   a.db,
 		Planner:              &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log},
@@ -152,7 +153,8 @@ func (a *app) engineOptions() engine.Options {
 		TypeTimeouts:     map[string]time.Duration{"alert": c.AlertMaxEval, "screener": c.AlertMaxEval},
 		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
 		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
-		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer, Outbox: a.outbox}
+		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer, Outbox: a.outbox,
+		Fence: jobs.KillLeftovers(a.db, a.log)}
 }
 
 // actions returns the schedule actions over the app's store, with the

@@ -117,7 +117,9 @@ func (a *Actions) problems(s *store.Schedule, userIDGiven bool) []Problem {
 	}
 	if strings.TrimSpace(s.Cron) == "" {
 		add("cron", s.Cron, `cron: required, e.g. "*/5 * * * *"`)
-	} else if _, err := cronexpr.Parse(s.Cron, loc); err != nil {
+	} else if _, err := cronexpr.Parse(s.Cron, loc); errors.Is(err, cronexpr.ErrNeverFires) {
+		add("cron", s.Cron, "%v", err) // names the expression: cron "0 0 30 2 *" never fires: …
+	} else if err != nil {
 		add("cron", s.Cron, "cron %q: %v", s.Cron, err)
 	}
 	if !hasHandler {

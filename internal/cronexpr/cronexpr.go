@@ -29,6 +29,9 @@
 // both, so with a plain `*` only the other field counts. (`0 0 1,15 * MON`
 // fires on the 1st, the 15th and every Monday.)
 //
+// An expression whose day fields select no existing day (`0 0 30 2 *`)
+// never fires; [Parse] rejects it with a [*NeverFiresError].
+//
 // Descriptors: @yearly (@annually), @monthly, @weekly, @daily (@midnight),
 // @hourly, and `@every <duration>`, where duration is a Go duration
 // (time.ParseDuration) of whole seconds, at least 1s and at most 5 years.
@@ -114,7 +117,51 @@ type Schedule struct {
 //
 // Errors name the field and the offending value, for example
 // `day-of-week: 8 out of range 0-7`.
+//
+// An expression that is valid field by field but can never fire, because
+// its day-of-month field names only days that none of its months has
+// (`0 0 30 2 *`, `0 0 31 4,6,9,11 *`), is rejected with a
+// [*NeverFiresError] (matching [ErrNeverFires]):
+// `cron "0 0 30 2 *" never fires: February has no day 30`. This can only
+// happen when the day-of-week field starts with `*` or `?` (both day fields
+// must then match); when both are restricted the OR rule makes the schedule
+// fire on the named weekdays. `0 0 29 2 *` is accepted: it fires in leap
+// years.
 func Parse(expr string, loc *time.Location) (*Schedule, error) {
+	s, err := parse(expr, loc)
+	if err != nil {
+		return nil, err
+	}
+	if reason := s.neverFires(); reason != "" {
+		return nil, &NeverFiresError{Expr: strings.TrimSpace(expr), Reason: reason}
+	}
+	return s, nil
+}
+
+// ErrNeverFires is matched (errors.Is) by the error [Parse] returns for an
+// expression that selects no day that exists.
+var ErrNeverFires = errors.New("never fires")
+
+// NeverFiresError is the error [Parse] returns for an expression that is
+// valid field by field but selects no existing day, such as `0 0 30 2 *`.
+type NeverFiresError struct {
+	// Expr is the expression, without surrounding white space.
+	Expr string
+	// Reason says which days and months do not meet, e.g. "February has no
+	// day 30".
+	Reason string
+}
+
+// Error returns `cron "0 0 30 2 *" never fires: February has no day 30`.
+func (e *NeverFiresError) Error() string {
+	return fmt.Sprintf("cron %q never fires: %s", e.Expr, e.Reason)
+}
+
+// Unwrap returns [ErrNeverFires].
+func (e *NeverFiresError) Unwrap() error { return ErrNeverFires }
+
+// parse is Parse without the never-fires check.
+func parse(expr string, loc *time.Location) (*Schedule, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
@@ -245,6 +292,60 @@ func (s *Schedule) parseFields(sec string, f []string) error {
 	s.hourWild = strings.HasPrefix(f[1], "*")
 	s.dayAnd = isStar(f[2]) || isStar(f[4])
 	return nil
+}
+
+// monthNames are the months' English names, index 1-12.
+var monthNames = [13]string{"", "January", "February", "March", "April", "May", "June", "July",
+	"August", "September", "October", "November", "December"}
+
+// neverFires returns why the schedule can never fire, or "" when it fires.
+//
+// The decision is exact on the Gregorian calendar. When both day fields are
+// restricted (the OR rule), every month contains every weekday, so the
+// schedule fires. Otherwise a day must match both fields; a date (month,
+// day) that exists falls on every weekday in some year (in the 400-year
+// cycle, February 29 included), so the schedule fires if and only if some
+// allowed month has some allowed day of month. February counts with 29
+// days. The time fields always select something, and no time zone removes
+// every occurrence of a wall-clock time (a fixed time in a DST gap fires
+// at the gap's end), so only the day fields can make an expression empty.
+func (s *Schedule) neverFires() string {
+	if s.every > 0 || !s.dayAnd {
+		return ""
+	}
+	var months []string
+	for m := 1; m <= 12; m++ {
+		if s.month&(1<<m) == 0 {
+			continue
+		}
+		dim := monthDays[m]
+		if m == 2 {
+			dim = 29
+		}
+		if s.dom&(uint64(1)<<(dim+1)-1) != 0 {
+			return ""
+		}
+		months = append(months, monthNames[m])
+	}
+	var days []string
+	for d := 1; d <= 31; d++ {
+		if s.dom&(1<<d) != 0 {
+			days = append(days, strconv.Itoa(d))
+		}
+	}
+	verb := "has"
+	if len(months) > 1 {
+		verb = "have"
+	}
+	return fmt.Sprintf("%s %s no day %s", joinList(months, "and"), verb, joinList(days, "or"))
+}
+
+// joinList joins items as "a", "a and b", "a, b and c" (with conj).
+func joinList(items []string, conj string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " " + conj + " " + items[len(items)-1]
 }
 
 func isStar(f string) bool { return strings.HasPrefix(f, "*") || strings.HasPrefix(f, "?") }

@@ -6,9 +6,11 @@ import (
 )
 
 // Next returns the first fire instant strictly after t, or the zero Time if
-// there is none within 5 years (1827 days; e.g. "0 0 30 2 *", or
-// "0 0 29 2 *" after 2096-02-29, as 2100 is not a leap year). The result is in the
-// schedule's location and always falls on a whole second.
+// there is none within 5 years (1827 days; e.g. "0 0 29 2 *" after
+// 2096-02-29, as 2100 is not a leap year, or "0 0 29 2 */7", a February 29
+// that is a Sunday, from 2026). Expressions that never fire at all are
+// rejected by [Parse], but callers must still handle the zero Time. The
+// result is in the schedule's location and always falls on a whole second.
 //
 // Next walks the time zone's offset periods (the spans between transitions).
 // Within one period the wall clock is the instant plus a constant offset, so

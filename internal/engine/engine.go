@@ -99,6 +99,11 @@ type Options struct {
 	// Outbox, when set, is woken after a batch of completions that queued
 	// notifications (the notification dispatcher).
 	Outbox interface{ Notify() }
+	// Fence, when set, is called before a run whose owner died is
+	// recovered (retried or failed): it kills what the run left running.
+	// An error leaves the run for the next recovery sweep, so that it
+	// never runs twice at once.
+	Fence func(ctx context.Context, r store.Run) error
 }
 
 // Observer receives engine events for metrics.
@@ -133,7 +138,23 @@ type Engine struct {
 	crons   map[string]*cronexpr.Schedule // parsed expressions by cron and time zone
 	running bool
 	lastErr error
-	ticks   uint64
+	// okAt and errAt are the times of the last successful and failed
+	// database operation of any loop: the engine is failing while the
+	// failure is the more recent.
+	okAt, errAt time.Time
+	// connectedSince is when heartbeats last started to succeed (zero
+	// while they fail): runs of other instances are recovered only after
+	// a whole lease of contact, so that after an outage every live
+	// instance has renewed its liveness before anyone looks for dead ones.
+	connectedSince time.Time
+	// finishing holds runs that finished here and whose outcome waits in
+	// the completer: their rows still say running, but a fire of their
+	// schedule is not skipped for them.
+	finishing map[int64]struct{}
+	// flushNow asks the completer to write what it holds at once (a fire
+	// waits for one of those outcomes).
+	flushNow atomic.Bool
+	ticks    uint64
 }
 
 // New returns an engine over st with the given handlers by job type.
@@ -179,6 +200,7 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
 		done: make(chan store.Completion, max(o.Workers*2, completionBuffer)), queue: newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
+		finishing: map[int64]struct{}{},
 	}
 }
 
@@ -216,7 +238,10 @@ func (e *Engine) watchingManual() bool {
 func (e *Engine) Running() (bool, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.running, e.lastErr
+	if e.errAt.After(e.okAt) {
+		return e.running, e.lastErr
+	}
+	return e.running, nil
 }
 
 // Active returns the number of runs executing in this instance.
@@ -258,6 +283,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	var jobs sync.WaitGroup
+	e.heartbeat(ctx) // registered before the first claim
 	loop(e.claimLoop)
 	loop(func(ctx context.Context) { e.workLoop(ctx, jobsCtx, &jobs) })
 	loop(func(ctx context.Context) { e.dispatchLoop(ctx, jobsCtx, &jobs) })
@@ -313,10 +339,29 @@ func (e *Engine) listen(ctx context.Context) {
 	})
 }
 
+// setErr records the outcome of a database operation of one of the loops.
 func (e *Engine) setErr(err error) {
 	e.mu.Lock()
-	e.lastErr = err
-	e.mu.Unlock()
+	defer e.mu.Unlock()
+	if err == nil {
+		e.okAt = time.Now()
+		return
+	}
+	e.lastErr, e.errAt = err, time.Now()
+}
+
+// finishingIDs returns the runs whose outcome waits in the completer.
+func (e *Engine) finishingIDs() []int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.finishing) == 0 {
+		return nil
+	}
+	ids := make([]int64, 0, len(e.finishing))
+	for id := range e.finishing {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // sleep waits for d, a wake signal or ctx; it reports false when ctx ended.
@@ -374,7 +419,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 			e.setErr(err)
 			e.log.Error("claim failed; retrying", "err", err, "in", backoff)
 			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
+			backoff = min(backoff*2, maxBackoff)
 			continue
 		}
 		backoff = time.Second
@@ -436,14 +481,7 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		}
 		now := e.o.Now()
 		cctx, cancel := detached(ctx)
-		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease)
-		if err != nil && ctx.Err() == nil {
-			// Claims of two runs of one schedule at once (another instance,
-			// the dispatcher) conflict on the one-running-run index: the
-			// later fails when the earlier commits. Again at once, it sees
-			// that run running; a real outage fails again and backs off.
-			runs, err = e.st.ClaimRuns(cctx, e.o.NodeID, e.o.Now(), free, e.o.Lease)
-		}
+		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.finishingIDs())
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -452,10 +490,11 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 			e.setErr(err)
 			e.log.Warn("claim runs failed; retrying", "err", err, "in", backoff)
 			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
+			backoff = min(backoff*2, maxBackoff)
 			continue
 		}
 		backoff = time.Second
+		e.setErr(nil)
 		for _, r := range runs {
 			e.start(jobsCtx, jobs, r)
 		}
@@ -481,6 +520,9 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 		defer jobs.Done()
 		c := e.execute(rctx, r)
 		cancel()
+		e.mu.Lock()
+		e.finishing[r.ID] = struct{}{}
+		e.mu.Unlock()
 		// The slot stays taken until the completer accepts the outcome, so
 		// a slow database slows claiming instead of piling up results.
 		e.done <- c
@@ -500,6 +542,12 @@ func (e *Engine) completer() {
 		for len(batch) > 0 {
 			err := e.st.CompleteRuns(context.Background(), batch)
 			if err == nil {
+				e.setErr(nil)
+				e.mu.Lock()
+				for _, c := range batch {
+					delete(e.finishing, c.RunID)
+				}
+				e.mu.Unlock()
 				for _, c := range batch {
 					if c.Retry && c.RetryAt != nil {
 						e.queue.push(store.Queued{ID: c.RunID, RunAfter: *c.RetryAt})
@@ -554,22 +602,56 @@ func (e *Engine) completer() {
 // be started, starting them is the better use of the database. At most a
 // second and 10,000 outcomes are held back.
 func (e *Engine) deferCompletions(first time.Time, n int) bool {
+	if e.flushNow.Swap(false) {
+		return false
+	}
 	return n < 10_000 && time.Since(first) < time.Second && e.queue.hasDue(e.o.Now())
 }
+
+// maxBackoff bounds the pause of a loop after a database error, so that
+// the engine is working again within seconds of the database's return.
+const maxBackoff = 5 * time.Second
 
 // leaseLoop renews this instance's leases and recovers runs of dead owners.
 func (e *Engine) leaseLoop(ctx context.Context) {
 	tick := e.o.Lease / 3
 	for sleep(ctx, tick) {
-		now := e.o.Now()
-		if _, err := e.st.Heartbeat(ctx, e.o.NodeID, now.Add(e.o.Lease)); err != nil && ctx.Err() == nil {
-			e.log.Warn("heartbeat failed", "err", err)
+		if !e.heartbeat(ctx) {
+			continue
 		}
-		if err := e.RecoverExpired(ctx); err != nil && ctx.Err() == nil {
-			e.log.Warn("recovering expired runs failed", "err", err)
+		e.mu.Lock()
+		since := e.connectedSince
+		e.mu.Unlock()
+		if e.o.Now().Sub(since) >= e.o.Lease {
+			if err := e.RecoverExpired(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("recovering expired runs failed", "err", err)
+			}
 		}
 		e.pruneCache(ctx)
 	}
+}
+
+// heartbeat renews this instance's liveness and its running runs' leases;
+// it reports whether that worked.
+func (e *Engine) heartbeat(ctx context.Context) bool {
+	now := e.o.Now()
+	hctx, cancel := context.WithTimeout(ctx, e.o.Lease/3)
+	_, err := e.st.Heartbeat(hctx, e.o.NodeID, now.Add(e.o.Lease))
+	cancel()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if err != nil {
+		e.connectedSince = time.Time{}
+		if ctx.Err() == nil {
+			e.log.Warn("heartbeat failed", "err", err)
+		}
+		return false
+	}
+	if e.connectedSince.IsZero() {
+		e.connectedSince = now
+	}
+	e.okAt = time.Now()
+	return true
 }
 
 // pruneCache forgets the compiled schedules when the cache holds clearly
@@ -624,6 +706,13 @@ func (e *Engine) RecoverExpired(ctx context.Context) error {
 	}
 	var cs []store.Completion
 	for _, r := range runs {
+		if e.o.Fence != nil {
+			if err := e.o.Fence(ctx, r); err != nil {
+				e.log.Error("run of a dead owner not recovered: what it left is still running", "run_id", r.ID,
+					"schedule_id", r.JobID, "err", err)
+				continue
+			}
+		}
 		msg := fmt.Sprintf("lease expired: owner %s stopped renewing it (process died?)", r.LeaseOwner)
 		c := store.Completion{RunID: r.ID, Owner: r.LeaseOwner, At: now, Error: msg}
 		if r.Attempt < r.MaxAttempts {

@@ -419,3 +419,43 @@ func TestCacheForgetsDeletedSchedules(t *testing.T) {
 		t.Fatalf("cache holds %d entries for 1 schedule after pruning", n)
 	}
 }
+
+// Recovery runs the fence first: a run whose leftovers survive it stays
+// running for the next sweep; once the fence passes, it is retried.
+func TestRecoveryWaitsForTheFence(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sc := addSchedule(t, db, "fenced", "@every 1h", `{}`)
+		r, _ := db.InsertRun(ctx, sc, time.Now().Add(-time.Minute), 2)
+		if _, err := db.ClaimRun(ctx, r.ID, "dead-node", time.Now().Add(-time.Minute), time.Second); err != nil {
+			t.Fatal(err)
+		}
+		o := testOptions()
+		var fenced []int64
+		survive := true
+		o.Fence = func(ctx context.Context, got store.Run) error {
+			fenced = append(fenced, got.ID)
+			if survive {
+				return errors.New("still running")
+			}
+			return nil
+		}
+		e := New(db, map[string]Handler{"script": noop()}, o)
+		if err := e.RecoverExpired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.GetRun(ctx, r.ID); got.Status != store.StatusRunning || got.LeaseOwner != "dead-node" {
+			t.Fatalf("recovered although the fence failed: %+v", got)
+		}
+		survive = false
+		if err := e.RecoverExpired(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := db.GetRun(ctx, r.ID); got.Status != store.StatusPending || got.Attempt != 2 {
+			t.Fatalf("after the fence passed: %s attempt %d", got.Status, got.Attempt)
+		}
+		if len(fenced) != 2 || fenced[0] != r.ID {
+			t.Fatalf("fence calls = %v", fenced)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
@@ -16,6 +17,12 @@ const maxEnumerate = 100000
 // invalidRecheck is how long an invalid schedule waits before it is
 // validated again (a fix by raw SQL is seen within this time).
 const invalidRecheck = time.Minute
+
+// noFireRecheck is how long a valid schedule with no fire within the next
+// 5 years (cronexpr.Schedule.Next returns the zero Time, e.g. "0 0 29 2
+// */7") waits before it is looked at again. Its next_run_at is set to that
+// recheck instead of NULL, which would make it due again at once.
+const noFireRecheck = 24 * time.Hour
 
 // cached is a schedule's parsed cron and validation result, reused while
 // its cron, time zone and task_params do not change.
@@ -82,6 +89,9 @@ func Compile(s *store.Schedule, loc *time.Location, handlers map[string]Handler)
 		loc = l
 	}
 	sched, err := cronexpr.Parse(s.Cron, loc)
+	if errors.Is(err, cronexpr.ErrNeverFires) {
+		return nil, JobOptions{}, err // names the expression: cron "0 0 30 2 *" never fires: …
+	}
 	if err != nil {
 		return nil, JobOptions{}, fmt.Errorf("cron %q: %w", s.Cron, err)
 	}
@@ -142,7 +152,14 @@ func (e *Engine) planner(now, horizon time.Time) store.Planner {
 func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptions, now, horizon time.Time) store.Fire {
 	f := store.Fire{}
 	next := sched.Next(horizon)
-	if !next.IsZero() {
+	if next.IsZero() {
+		// No fire within 5 years: look again later. (NULL would make the
+		// schedule due again at once, a hot loop.) The recheck instant is
+		// not a fire: below, next_run_at is moved to the first real one.
+		recheck := now.Add(noFireRecheck)
+		f.Next = &recheck
+		e.log.Warn("schedule has no fire within 5 years; rechecked daily", "schedule_id", s.ID, "name", s.Name, "cron", s.Cron)
+	} else {
 		f.Next = &next
 	}
 	maxAttempts := 1 + e.o.RetryCount
@@ -152,12 +169,15 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 	exclusive := !opts.Parallel
 	var t time.Time
 	if s.NextRunAt != nil {
-		t = *s.NextRunAt
+		// The first fire at or after next_run_at: the stored instant
+		// itself, unless next_run_at is a recheck time (an invalid or
+		// fire-less schedule parked) or the cron was changed by raw SQL.
+		t = sched.Next(s.NextRunAt.Add(-time.Nanosecond))
 	} else {
 		t = sched.Next(now) // first sight (new row, raw SQL insert, re-enabled): from now on
 	}
 	graceStart := now.Add(-e.o.MisfireGrace)
-	if t.Before(graceStart) {
+	if !t.IsZero() && t.Before(graceStart) { // zero: no fire at all
 		first, last, n := t, t, 0
 		for !t.IsZero() && t.Before(graceStart) && n < maxEnumerate {
 			last, n = t, n+1

@@ -115,6 +115,10 @@ const dispatchClaimers = 2
 // before claiming fewer runs than are due.
 const gatherWait = 5 * time.Millisecond
 
+// waitForFinishing is how long a fire that waits for its predecessor's
+// outcome to be written waits before it is claimed again.
+const waitForFinishing = 20 * time.Millisecond
+
 // dispatchLoop starts queued runs at their time. Runs another instance took
 // meanwhile are simply not returned by the claim; those that must wait for
 // a running predecessor are handed to the general work loop.
@@ -183,13 +187,7 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 // are queued again after a pause.
 func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup, now time.Time, ids []int64) {
 	cctx, cancel := detached(ctx)
-	runs, err := e.st.ClaimRunIDs(cctx, e.o.NodeID, now, ids, e.o.Lease)
-	if err != nil && ctx.Err() == nil {
-		// A conflict with a concurrent claim of another run of the same
-		// schedule (see workLoop) fails the whole batch: again at once,
-		// rather than delaying every run in it by the pause below.
-		runs, err = e.st.ClaimRunIDs(cctx, e.o.NodeID, e.o.Now(), ids, e.o.Lease)
-	}
+	runs, waiting, err := e.st.ClaimRunIDs(cctx, e.o.NodeID, now, ids, e.o.Lease, e.finishingIDs())
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -205,10 +203,22 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 		e.queue.push(qs...)
 		return
 	}
+	e.setErr(nil)
 	for _, r := range runs {
 		e.start(jobsCtx, jobs, r)
 	}
-	if len(runs) < len(ids) {
+	if len(waiting) > 0 {
+		// Their predecessors finished here; the outcomes are written now
+		// and the fires claimed again shortly after.
+		e.flushNow.Store(true)
+		at := e.o.Now().Add(waitForFinishing)
+		qs := make([]store.Queued, len(waiting))
+		for i, id := range waiting {
+			qs[i] = store.Queued{ID: id, RunAfter: at}
+		}
+		e.queue.push(qs...)
+	}
+	if len(runs)+len(waiting) < len(ids) {
 		signal(e.wakeWork) // waiting ones were handed to the general claim
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/atf/scheduler/internal/alerts"
@@ -37,6 +38,13 @@ type ScheduleReader interface {
 type Deps struct {
 	// Script configures script and data_processing jobs.
 	Script script.Config
+	// ScriptProcesses, when set, records where each script run's process
+	// group lives and is asked for it again when the run is retried, so
+	// that what an instance that died left running is killed (on this
+	// machine) before the run starts again. nil: no such fencing (the
+	// parent-death signal still kills a dead scheduler's scripts' main
+	// processes on Linux).
+	ScriptProcesses ScriptProcesses
 
 	// Market fetches bars for alert, screener and schedule/data_sync jobs
 	// (the process's one *marketdata.Client, so its cache is shared).
@@ -169,6 +177,100 @@ func Handlers(d Deps) map[string]engine.Handler {
 	}
 }
 
+// ScriptProcesses stores, per run, where its script's processes live
+// (script.Process: host, boot id, process group). The store implements it
+// (for example columns of job_schedule_runs); see the README's Design
+// section for how recovery uses it.
+type ScriptProcesses interface {
+	// RecordScriptProcess stores p for run runID, replacing what an earlier
+	// attempt recorded. It is called as the script starts.
+	RecordScriptProcess(ctx context.Context, runID int64, p script.Process) error
+	// ScriptProcess returns what was recorded for run runID, or nil when
+	// nothing was.
+	ScriptProcess(ctx context.Context, runID int64) (*script.Process, error)
+}
+
+// leftoverTimeout bounds how long a retried script run waits for what an
+// earlier attempt left to die after SIGKILL.
+const leftoverTimeout = 10 * time.Second
+
+// ErrLeftoverRunning fails a retried script run whose earlier attempt's
+// processes could not be killed: starting it would run the script twice at
+// once. The attempt is retried later.
+var ErrLeftoverRunning = errors.New("an earlier attempt of this run is still running")
+
+// killLeftover kills, before attempt 2 or later of a run starts, what an
+// earlier attempt left in its process group (the instance running it may
+// have died).
+func (h *scriptHandler) killLeftover(ctx context.Context, job *engine.Job) error {
+	if h.env.ScriptProcesses == nil || job.Run.Attempt <= 1 {
+		return nil
+	}
+	return killLeftoverOf(ctx, h.env.ScriptProcesses, job.Run.ID, h.env.log(job))
+}
+
+// KillLeftovers returns the engine's fence (engine.Options.Fence): before a
+// run whose owner died is recovered, what its script left running on this
+// machine is killed, so that neither a retry nor the schedule's next fire
+// runs beside it. A run that recorded no process passes at once.
+func KillLeftovers(ps ScriptProcesses, log *slog.Logger) func(ctx context.Context, r store.Run) error {
+	return func(ctx context.Context, r store.Run) error {
+		return killLeftoverOf(ctx, ps, r.ID, log.With("run_id", r.ID, "schedule_id", r.JobID))
+	}
+}
+
+// killLeftoverOf kills what run runID's recorded process group left
+// running. Processes recorded on another machine cannot be reached and are
+// logged; the parent-death signal killed their main process there.
+func killLeftoverOf(ctx context.Context, ps ScriptProcesses, runID int64, log *slog.Logger) error {
+	prev, err := ps.ScriptProcess(ctx, runID)
+	if err != nil {
+		return fmt.Errorf("look up the processes of run %d's earlier attempt: %w", runID, err)
+	}
+	if prev == nil {
+		return nil
+	}
+	if !prev.Local() {
+		log.Warn("an earlier attempt ran on another machine; its leftovers cannot be killed from here",
+			"host", prev.Host, "pgid", prev.PGID)
+		return nil
+	}
+	kctx, cancel := context.WithTimeout(ctx, leftoverTimeout)
+	defer cancel()
+	lo, err := script.KillLeftover(kctx, *prev, runID)
+	switch {
+	case errors.Is(err, script.ErrNotOurs):
+		return nil // the group id now belongs to someone else: nothing of ours is left
+	case errors.Is(err, script.ErrSurvived):
+		return fmt.Errorf("%w: %w", ErrLeftoverRunning, err)
+	case err != nil:
+		return fmt.Errorf("kill what run %d's earlier attempt left: %w", runID, err)
+	}
+	if lo.Killed {
+		log.Warn("killed processes an earlier attempt left running", "pgid", prev.PGID,
+			"pids", lo.Marked, "unmarked", lo.Unmarked)
+	}
+	return nil
+}
+
+// runInfo is what the script is told about its run, and where its process
+// group is recorded.
+func (h *scriptHandler) runInfo(ctx context.Context, job *engine.Job) script.RunInfo {
+	info := script.RunInfo{RunID: job.Run.ID, ScheduleID: job.Run.JobID, ScheduledFor: job.Run.ScheduledFor, Attempt: job.Run.Attempt}
+	if info.ScheduleID == "" && job.Schedule.ScheduleID != 0 {
+		info.ScheduleID = strconv.FormatInt(job.Schedule.ScheduleID, 10)
+	}
+	if rec := h.env.ScriptProcesses; rec != nil {
+		info.OnStart = func(p script.Process) {
+			if err := rec.RecordScriptProcess(ctx, job.Run.ID, p); err != nil {
+				h.env.log(job).Error("script process not recorded; a crash now could leave it running unnoticed",
+					"pgid", p.PGID, "err", err)
+			}
+		}
+	}
+	return info
+}
+
 // scriptHandler runs pipeline scripts (ORIGINAL-SYSTEM.md §5).
 type scriptHandler struct {
 	cfg script.Config
@@ -192,7 +294,10 @@ func (h *scriptHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Ou
 	if err != nil {
 		return nil, engine.Permanent(fmt.Errorf("task_params: %w", err))
 	}
-	res, runErr := script.Run(ctx, h.cfg, p)
+	if err := h.killLeftover(ctx, job); err != nil {
+		return nil, err
+	}
+	res, runErr := script.RunWith(ctx, h.cfg, p, h.runInfo(ctx, job))
 	out := &engine.Outcome{}
 	// A failed attempt that the engine will retry notifies nothing: the
 	// last attempt (or a success) does.

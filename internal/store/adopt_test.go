@@ -183,7 +183,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			if err != nil || len(queued) != 2 {
 				t.Fatalf("ClaimDue = %v, %v", queued, err)
 			}
-			got, err := db.ClaimRunIDs(ctx, "n1", at, []int64{queued[0].ID, queued[1].ID}, time.Minute)
+			got, _, err := db.ClaimRunIDs(ctx, "n1", at, []int64{queued[0].ID, queued[1].ID}, time.Minute, nil)
 			if err != nil || len(got) != 2 {
 				t.Fatalf("ClaimRunIDs = %+v, %v", got, err)
 			}

@@ -43,7 +43,7 @@ func benchClaimPath(b *testing.B, db *store.DB) {
 		for j, q := range ins {
 			ids[j] = q.ID
 		}
-		runs, err := db.ClaimRunIDs(ctx, "bench", t, ids, time.Minute)
+		runs, _, err := db.ClaimRunIDs(ctx, "bench", t, ids, time.Minute, nil)
 		if err != nil || len(runs) != n {
 			b.Fatalf("claim runs: %d %v", len(runs), err)
 		}

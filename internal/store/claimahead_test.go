@@ -235,11 +235,11 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 
 		// Both of a's fires are due (even past their lease): the general
 		// claim takes only b's unowned manual run.
-		got, err := db.ClaimRuns(ctx, "n2", t0.Add(time.Hour), 10, lease)
+		got, err := db.ClaimRuns(ctx, "n2", t0.Add(time.Hour), 10, lease, nil)
 		if err != nil || len(got) != 1 || got[0].ID != manualB.ID || got[0].Status != store.StatusRunning || got[0].LeaseOwner != "n2" {
 			t.Fatalf("ClaimRuns = %s, %v; want only run %d", show(got), err, manualB.ID)
 		}
-		if again, err := db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease); err != nil || len(again) != 0 {
+		if again, err := db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease, nil); err != nil || len(again) != 0 {
 			t.Fatalf("second ClaimRuns = %s, %v; want nothing", show(again), err)
 		}
 		for _, id := range []int64{fireA0, fireA1} {
@@ -252,7 +252,7 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 
 		// The owner claims its fire by id.
 		now := t0.Add(100 * time.Millisecond)
-		got, err = db.ClaimRunIDs(ctx, "n1", now, []int64{fireA0}, lease)
+		got, _, err = db.ClaimRunIDs(ctx, "n1", now, []int64{fireA0}, lease, nil)
 		if err != nil || len(got) != 1 || got[0].ID != fireA0 || got[0].Status != store.StatusRunning {
 			t.Fatalf("ClaimRunIDs = %s, %v", show(got), err)
 		}
@@ -291,7 +291,7 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 			ids = append(ids, q.ID)
 		}
 		now = t0.Add(5 * time.Second)
-		got, err = db.ClaimRunIDs(ctx, "n1", now, ids, lease)
+		got, _, err = db.ClaimRunIDs(ctx, "n1", now, ids, lease, nil)
 		if err != nil || len(got) != 1 || got[0].JobID != strconv.FormatInt(d.ID, 10) || got[0].LeaseOwner != "n1" || got[0].Status != store.StatusRunning {
 			t.Fatalf("ClaimRunIDs = %s, %v; want only schedule d's fire", show(got), err)
 		}
@@ -317,14 +317,14 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 		if err := db.CompleteRuns(ctx, []store.Completion{{RunID: runningC.ID, Owner: "n2", Status: store.StatusCompleted, At: now}}); err != nil {
 			t.Fatal(err)
 		}
-		got, err = db.ClaimRuns(ctx, "n3", now, 10, lease)
+		got, err = db.ClaimRuns(ctx, "n3", now, 10, lease, nil)
 		if err != nil || len(got) != 1 || got[0].ID != cRuns[t0.Add(3*time.Second)].ID || got[0].LeaseOwner != "n3" {
 			t.Fatalf("ClaimRuns after release = %s, %v; want c's manual run", show(got), err)
 		}
 		if err := db.CompleteRuns(ctx, []store.Completion{{RunID: got[0].ID, Owner: "n3", Status: store.StatusCompleted, At: now}}); err != nil {
 			t.Fatal(err)
 		}
-		got, err = db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease)
+		got, err = db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease, nil)
 		if err != nil || len(got) != 1 || got[0].ID != cRuns[t0.Add(time.Hour)].ID {
 			t.Fatalf("ClaimRuns at its time = %s, %v; want c's released fire", show(got), err)
 		}
@@ -370,7 +370,7 @@ func TestReleaseRunsDeletesFiresAndMovesNextRunBack(t *testing.T) {
 		}
 		aRuns, cRuns := runsByInstant(t, db, a.ID), runsByInstant(t, db, c.ID)
 		// a's first fire was started; c's fire is a retry.
-		started, err := db.ClaimRunIDs(ctx, "n1", t0, []int64{aRuns[t0].ID}, lease)
+		started, _, err := db.ClaimRunIDs(ctx, "n1", t0, []int64{aRuns[t0].ID}, lease, nil)
 		if err != nil || len(started) != 1 {
 			t.Fatalf("ClaimRunIDs = %s, %v", show(started), err)
 		}
@@ -453,7 +453,7 @@ func TestReleaseRunsDeletesFiresAndMovesNextRunBack(t *testing.T) {
 			t.Fatalf("running run after release of expired leases = %s", show(r))
 		}
 		// The released runs are now the general claim's.
-		got, err := db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease)
+		got, err := db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease, nil)
 		if err != nil || len(got) != 2 {
 			t.Fatalf("ClaimRuns after release = %s, %v; want c's retry and b's manual run", show(got), err)
 		}
@@ -654,11 +654,11 @@ func TestFiresOfRawSQLDisabledSchedulesAreCancelled(t *testing.T) {
 			return runs[0]
 		}
 		queued := []int64{runOf(ids[0]).ID, runOf(ids[1]).ID, runOf(ids[2]).ID}
-		got, err := db.ClaimRunIDs(ctx, "n1", at, queued, time.Minute)
+		got, _, err := db.ClaimRunIDs(ctx, "n1", at, queued, time.Minute, nil)
 		if err != nil || len(got) != 1 || got[0].ID != queued[0] {
 			t.Fatalf("ClaimRunIDs = %+v, %v; want only the enabled schedule's fire", got, err)
 		}
-		general, err := db.ClaimRuns(ctx, "n2", at, 10, time.Minute)
+		general, err := db.ClaimRuns(ctx, "n2", at, 10, time.Minute, nil)
 		if err != nil || len(general) != 0 {
 			t.Fatalf("ClaimRuns = %+v, %v; want nothing to run", general, err)
 		}

@@ -33,3 +33,15 @@ func isUnique(err error) bool {
 	}
 	return false
 }
+
+// isConflict reports whether err is a conflict with a concurrent
+// transaction that a retry of the conflicting rows resolves: a unique
+// violation (another instance started a run of the same schedule), a
+// deadlock (SQLSTATE 40P01) or a serialization failure (40001).
+func isConflict(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return pg.Code == "23505" || pg.Code == "40P01" || pg.Code == "40001"
+	}
+	return isUnique(err)
+}

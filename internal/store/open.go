@@ -49,6 +49,10 @@ var (
 type DB struct {
 	db   *sql.DB
 	pool *pgxpool.Pool // PostgreSQL only: LISTEN/NOTIFY
+	// ping is a one-connection pool of its own (PostgreSQL): readiness
+	// answers within seconds of the database's return even when every
+	// connection of the main pool is busy with claims and completions.
+	ping *pgxpool.Pool
 	d    dialect
 	log  *slog.Logger
 	echo bool
@@ -87,6 +91,12 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		}
 		s.pool = pool
 		s.db = stdlib.OpenDBFromPool(pool)
+		pcfg := cfg.Copy()
+		pcfg.MaxConns, pcfg.MinConns = 1, 0
+		if s.ping, err = pgxpool.NewWithConfig(ctx, pcfg); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
 		s.d = postgresDialect
 		// Best effort: the server may be down now; Migrate detects again.
 		if err := s.detectColumns(ctx, s.db); err != nil {
@@ -125,11 +135,19 @@ func (s *DB) Path() string { return s.path }
 func (s *DB) SQL() *sql.DB { return s.db }
 
 // Ping implements Store.
-func (s *DB) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+func (s *DB) Ping(ctx context.Context) error {
+	if s.ping != nil {
+		return s.ping.Ping(ctx)
+	}
+	return s.db.PingContext(ctx)
+}
 
 // Close implements Store.
 func (s *DB) Close() error {
 	err := s.db.Close()
+	if s.ping != nil {
+		s.ping.Close()
+	}
 	if s.pool != nil {
 		s.pool.Close()
 	}

@@ -13,47 +13,71 @@ import (
 )
 
 // ClaimRuns implements Store.
-func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error) {
+func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, finishing []int64) ([]Run, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	return s.claimRuns(ctx, owner, now, limit, lease, nil)
+	out, _, err := s.claimRuns(ctx, owner, now, limit, lease, nil, finishing)
+	return out, err
 }
 
 // ClaimRunIDs implements Store.
-func (s *DB) ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration) ([]Run, error) {
+func (s *DB) ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration, finishing []int64) ([]Run, []int64, error) {
 	if len(ids) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	return s.claimRuns(ctx, owner, now, len(ids), lease, ids)
+	return s.claimRuns(ctx, owner, now, len(ids), lease, ids, finishing)
 }
 
-// claimRuns claims due pending runs, all of them or only those in ids.
-func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids []int64) ([]Run, error) {
-	// The id filter: an array parameter on PostgreSQL (one cached
-	// statement), an inline list of integers on SQLite.
+// idList is a list of run ids in a statement: an array parameter on
+// PostgreSQL (one cached statement), an inline list of integers on SQLite.
+// It returns the condition "col is in ids" and the arguments to append.
+func (s *DB) idList(col string, ids []int64, argN int) (string, []any) {
+	if s.d.name == "postgres" {
+		return col + " = ANY($" + strconv.Itoa(argN) + "::bigint[])", []any{ids}
+	}
+	if len(ids) == 0 {
+		return "FALSE", nil
+	}
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return col + " IN (" + b.String() + ")", nil
+}
+
+// claimRuns claims due pending runs, all unowned ones or only those in ids.
+// A run whose exclusive predecessor is running waits; a first-attempt cron
+// fire in that case is recorded skipped — unless the predecessor is one of
+// finishing (the caller's runs that have finished and whose outcome is
+// being written): then the fire waits, still owned, and is returned in
+// waiting (ids only) for the caller to claim again once the outcome is
+// written. Finished work never makes a fire skipped.
+func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids, finishing []int64) ([]Run, []int64, error) {
 	// Without ids: unowned pending runs only (runs claimed ahead belong to
 	// their claimer until released).
 	only := " AND lease_owner IS NULL"
 	args := []any{s.ts(now), limit}
 	if ids != nil {
-		if s.d.name == "postgres" {
-			args = append(args, ids)
-			only = " AND id = ANY($3::bigint[])"
-		} else {
-			var b strings.Builder
-			for i, id := range ids {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				b.WriteString(strconv.FormatInt(id, 10))
-			}
-			only = " AND id IN (" + b.String() + ")"
-		}
+		cond, a := s.idList("id", ids, len(args)+1)
+		only, args = " AND "+cond, append(args, a...)
 	}
+	// A running predecessor that is finishing does not make a fire skipped.
+	notFinishing, skipArgs := "", args
+	if len(finishing) > 0 {
+		cond, a := s.idList("r2.id", finishing, len(args)+1)
+		notFinishing, skipArgs = " AND NOT "+cond, append(append([]any{}, args...), a...)
+	}
+	sameSchedule := `r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
+		AND r2.status = 'running' AND r2.exclusive`
 	var out []Run
+	var waiting []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		// Fires that came while the previous run is still going: skipped.
+		// Fires that came while the previous run is still going (and not
+		// merely finishing): skipped.
 		skip := func() error {
 			if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'cancelled', reason = 'skipped',
 				finished_at = $1, lease_owner = NULL, lease_expires_at = NULL,
@@ -62,8 +86,7 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 				WHERE id IN (SELECT id FROM job_schedule_runs WHERE status = 'pending' AND run_after <= $1`+only+`
 					ORDER BY run_after, id LIMIT $2)
 				AND exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced')
-				AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE r2.job_type = job_schedule_runs.job_type
-					AND r2.job_id = job_schedule_runs.job_id AND r2.status = 'running' AND r2.exclusive)`, args...); err != nil {
+				AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE `+sameSchedule+notFinishing+`)`, skipArgs...); err != nil {
 				return fmt.Errorf("skip overlapping fires: %w", err)
 			}
 			return nil
@@ -91,49 +114,154 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 				return err
 			}
 		}
-		n := len(args)
 		var err error
-		out, err = collectRuns(s.query(ctx, tx, `WITH cand AS (
-				SELECT id, job_id, exclusive, run_after FROM job_schedule_runs
-				WHERE status = 'pending' AND (run_after IS NULL OR run_after <= $1)`+only+`
-				ORDER BY run_after NULLS FIRST, id LIMIT $2`+s.d.lock+`
-			), ranked AS (
-				SELECT id, exclusive, row_number() OVER (PARTITION BY job_id ORDER BY run_after NULLS FIRST, id) AS rn FROM cand
-			)
-			UPDATE job_schedule_runs SET status = 'running', started_at = $1, lease_owner = $`+strconv.Itoa(n+1)+`,
-				lease_expires_at = $`+strconv.Itoa(n+2)+`
-			WHERE id IN (SELECT id FROM ranked WHERE rn = 1 OR NOT exclusive)
-			AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
-				WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
-				AND r2.status = 'running' AND r2.exclusive))
-			AND (attempt > 1 OR kind NOT IN ('cron', 'coalesced') OR EXISTS (SELECT 1 FROM job_schedules s
-				WHERE s.id = `+s.scheduleIDOf("job_schedule_runs.job_id")+` AND s.enabled))
-			RETURNING `+runCols, append(args, owner, s.ts(now.Add(lease)))...))
-		if err != nil || ids == nil || len(out) == len(ids) {
+		if out, err = s.startRuns(ctx, tx, owner, now, lease, only, args); err != nil {
 			return err
+		}
+		if ids == nil || len(out) == len(ids) {
+			return nil
 		}
 		// Runs asked for by id and not claimed: cron fires whose
 		// predecessor is running are skipped (checked only now, so the
-		// usual case costs one statement); the others (retries, manual
-		// runs, not yet due) go to the general claim, of any instance.
+		// usual case costs one statement); those whose predecessor is
+		// finishing wait, still owned; the others (retries, manual runs,
+		// not yet due) go to the general claim, of any instance.
 		if err := cancel(); err != nil {
 			return err
 		}
 		if err := skip(); err != nil {
 			return err
 		}
-		var rest []any
-		if s.d.name == "postgres" {
-			only, rest = " AND id = ANY($1::bigint[])", []any{ids}
+		// On PostgreSQL: $1 the ids, $2 the finishing runs, then $2 or $3
+		// the waiting runs; SQLite lists them inline.
+		idCond, rest := s.idList("id", ids, 1)
+		if len(finishing) > 0 {
+			finCond, a := s.idList("r2.id", finishing, 2)
+			rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending' AND `+idCond+`
+				AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE `+sameSchedule+` AND `+finCond+`)`, append(rest, a...)...)
+			if err != nil {
+				return fmt.Errorf("runs waiting for a finishing run: %w", err)
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return fmt.Errorf("runs waiting for a finishing run: %w", err)
+				}
+				waiting = append(waiting, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("runs waiting for a finishing run: %w", err)
+			}
+		}
+		keep := ""
+		if len(waiting) > 0 {
+			c, a := s.idList("id", waiting, len(rest)+1)
+			keep, rest = " AND NOT "+c, append(rest, a...)
 		}
 		if _, err := s.exec(ctx, tx, `UPDATE job_schedule_runs SET lease_owner = NULL, lease_expires_at = NULL
-			WHERE status = 'pending' AND lease_owner IS NOT NULL`+only, rest...); err != nil {
+			WHERE status = 'pending' AND lease_owner IS NOT NULL AND `+idCond+keep, rest...); err != nil {
 			return fmt.Errorf("release waiting runs: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
+		return nil, nil, fmt.Errorf("claim runs: %w", err)
+	}
+	return out, waiting, nil
+}
+
+// startRuns sets the due pending runs selected by only (up to $2) running
+// with owner's lease: at most one exclusive run per schedule, none while
+// another exclusive run of its schedule is running, and no first-attempt
+// cron fire of a disabled schedule. On PostgreSQL the statement runs under
+// a savepoint: when a concurrent claim of another instance conflicts with
+// it (both starting a run of one schedule: a unique violation of the
+// one-running-run index, or a deadlock), the runs are claimed one by one
+// instead and the conflicting ones are left pending, so a batch never
+// fails as a whole because of one row.
+func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.Time, lease time.Duration, only string, args []any) ([]Run, error) {
+	n := len(args)
+	// set starts the runs with owner's lease at argument positions o, o+1.
+	set := func(o int) string {
+		return `UPDATE job_schedule_runs SET status = 'running', started_at = $1, lease_owner = $` + strconv.Itoa(o) + `,
+		lease_expires_at = $` + strconv.Itoa(o+1)
+	}
+	guard := `
+		AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
+			WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
+			AND r2.status = 'running' AND r2.exclusive))
+		AND (attempt > 1 OR kind NOT IN ('cron', 'coalesced') OR EXISTS (SELECT 1 FROM job_schedules s
+			WHERE s.id = ` + s.scheduleIDOf("job_schedule_runs.job_id") + ` AND s.enabled))
+		RETURNING ` + runCols
+	full := append(append([]any{}, args...), owner, s.ts(now.Add(lease)))
+	batch := `WITH cand AS (
+			SELECT id, job_id, exclusive, run_after FROM job_schedule_runs
+			WHERE status = 'pending' AND (run_after IS NULL OR run_after <= $1)` + only + `
+			ORDER BY run_after NULLS FIRST, id LIMIT $2` + s.d.lock + `
+		), ranked AS (
+			SELECT id, exclusive, row_number() OVER (PARTITION BY job_id ORDER BY run_after NULLS FIRST, id) AS rn FROM cand
+		)
+		` + set(n+1) + `
+		WHERE id IN (SELECT id FROM ranked WHERE rn = 1 OR NOT exclusive)` + guard
+	if s.d.name != "postgres" {
+		return collectRuns(s.query(ctx, tx, batch, full...))
+	}
+	if _, err := s.exec(ctx, tx, `SAVEPOINT claim_batch`); err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
+	}
+	out, err := collectRuns(s.query(ctx, tx, batch, full...))
+	if err == nil {
+		_, err = s.exec(ctx, tx, `RELEASE SAVEPOINT claim_batch`)
+		return out, err
+	}
+	if !isConflict(err) {
+		return nil, err
+	}
+	s.log.Warn("claim conflicted with another instance; claiming one by one", "err", err)
+	if _, err := s.exec(ctx, tx, `ROLLBACK TO SAVEPOINT claim_batch`); err != nil {
+		return nil, fmt.Errorf("claim runs: %w", err)
+	}
+	rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending'
+		AND (run_after IS NULL OR run_after <= $1)`+only+` ORDER BY run_after NULLS FIRST, id LIMIT $2`+s.d.lock, args...)
+	if err != nil {
+		return nil, fmt.Errorf("claim runs one by one: %w", err)
+	}
+	var cand []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("claim runs one by one: %w", err)
+		}
+		cand = append(cand, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim runs one by one: %w", err)
+	}
+	out = nil
+	one := set(3) + ` WHERE id = $2 AND status = 'pending'` + guard
+	for _, id := range cand {
+		if _, err := s.exec(ctx, tx, `SAVEPOINT claim_one`); err != nil {
+			return nil, fmt.Errorf("claim run %d: %w", id, err)
+		}
+		r, err := collectRuns(s.query(ctx, tx, one, s.ts(now), id, owner, s.ts(now.Add(lease))))
+		if err != nil {
+			if !isConflict(err) {
+				return nil, fmt.Errorf("claim run %d: %w", id, err)
+			}
+			if _, err := s.exec(ctx, tx, `ROLLBACK TO SAVEPOINT claim_one`); err != nil {
+				return nil, fmt.Errorf("claim run %d: %w", id, err)
+			}
+			s.log.Info("run left pending: another instance started a run of its schedule", "run_id", id)
+			continue
+		}
+		if _, err := s.exec(ctx, tx, `RELEASE SAVEPOINT claim_one`); err != nil {
+			return nil, fmt.Errorf("claim run %d: %w", id, err)
+		}
+		out = append(out, r...)
 	}
 	return out, nil
 }

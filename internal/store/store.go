@@ -240,11 +240,18 @@ type Store interface {
 	// ClaimRuns marks up to limit runnable pending runs as running with a
 	// lease for owner, never two exclusive runs of one schedule. A due cron
 	// fire of a schedule whose previous exclusive run is still running is
-	// recorded as skipped instead (retries and manual runs wait).
-	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration) ([]Run, error)
+	// recorded as skipped instead — unless that run is one of finishing
+	// (owner's runs that finished and whose outcome is not written yet):
+	// finished work never makes a fire skipped. Retries and manual runs
+	// wait.
+	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, finishing []int64) ([]Run, error)
 	// ClaimRunIDs claims the given pending runs that are due, like
-	// ClaimRuns; runs taken by another instance are left out.
-	ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration) ([]Run, error)
+	// ClaimRuns; runs taken by another instance are left out. Fires whose
+	// predecessor is one of finishing stay owned by owner and are returned
+	// in waiting, to be claimed again once that outcome is written; the
+	// other runs not claimed lose their owner (the general claim of any
+	// instance takes them).
+	ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration, finishing []int64) (claimed []Run, waiting []int64, err error)
 	// ClaimRun claims one specific pending run (manual trigger); it returns
 	// ErrNotFound when the run is not pending or is taken.
 	ClaimRun(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) (*Run, error)

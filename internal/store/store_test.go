@@ -74,11 +74,11 @@ func TestClaimInsertsRunsOnceAndClaimsThem(t *testing.T) {
 		if err != nil || len(runs) != 1 {
 			t.Fatalf("runs = %d, %v; want exactly 1", len(runs), err)
 		}
-		got, err := db.ClaimRuns(ctx, "n1", at, 10, time.Minute)
+		got, err := db.ClaimRuns(ctx, "n1", at, 10, time.Minute, nil)
 		if err != nil || len(got) != 1 || got[0].Status != "running" || got[0].LeaseOwner != "n1" {
 			t.Fatalf("ClaimRuns = %+v, %v", got, err)
 		}
-		if again, _ := db.ClaimRuns(ctx, "n2", at, 10, time.Minute); len(again) != 0 {
+		if again, _ := db.ClaimRuns(ctx, "n2", at, 10, time.Minute, nil); len(again) != 0 {
 			t.Fatalf("second claim got %d runs", len(again))
 		}
 		// Retry then complete: the failed attempt is kept.
@@ -86,10 +86,10 @@ func TestClaimInsertsRunsOnceAndClaimsThem(t *testing.T) {
 		if err := db.CompleteRuns(ctx, []store.Completion{{RunID: got[0].ID, Owner: "n1", Status: store.StatusPending, Retry: true, Error: "boom", At: at, RetryAt: &retryAt}}); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := db.ClaimRuns(ctx, "n1", at, 10, time.Minute); len(r) != 0 {
+		if r, _ := db.ClaimRuns(ctx, "n1", at, 10, time.Minute, nil); len(r) != 0 {
 			t.Fatalf("retry claimed before its time")
 		}
-		r2, err := db.ClaimRuns(ctx, "n2", retryAt, 10, time.Minute)
+		r2, err := db.ClaimRuns(ctx, "n2", retryAt, 10, time.Minute, nil)
 		if err != nil || len(r2) != 1 || r2[0].Attempt != 2 {
 			t.Fatalf("retry claim = %+v, %v", r2, err)
 		}

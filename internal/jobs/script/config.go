@@ -26,7 +26,9 @@
 // PYTHONUNBUFFERED=1 unless the environment sets it, so their output up to a
 // timeout is not lost in a buffer. task_params cannot set environment
 // variables: variables such as LD_PRELOAD or PYTHONPATH would let whoever
-// writes a schedule run code outside the allow-list.
+// writes a schedule run code outside the allow-list. [RunWith] adds the
+// run's identity last: SCHEDULER_RUN_ID, SCHEDULER_SCHEDULE_ID,
+// SCHEDULER_SCHEDULED_FOR and SCHEDULER_ATTEMPT (see [RunInfo]).
 //
 // # Processes
 //
@@ -36,6 +38,22 @@
 // timeout or cancellation the whole group gets SIGTERM, and SIGKILL after
 // [Config.KillGrace]. Process groups are a Unix facility: on other systems
 // [Run] returns an error.
+//
+// A process that left the group (setsid) is out of reach of these kills;
+// only a cgroup reaches it (systemd kills the service's whole cgroup when
+// the scheduler is gone, see deploy/scheduler.service).
+//
+// # Fencing after a crash
+//
+// On Linux the script's main process gets the parent-death signal SIGKILL:
+// when the scheduler process dies, even by SIGKILL, the kernel kills it.
+// (The signal follows the thread that forked the script, so that thread
+// stays locked to the goroutine that started the script until the script is
+// reaped.) The rest of its process group survives the scheduler; to find it
+// again, [RunInfo.OnStart] reports a [Process] (host, boot id, process
+// group) for the caller to record with the run, and [KillLeftover] kills
+// that group before the run is retried, after checking that a member still
+// carries the run's SCHEDULER_RUN_ID (process ids are reused).
 //
 // # Result line
 //

@@ -16,6 +16,8 @@ func supported() error {
 
 func setProcessGroup(*exec.Cmd) {}
 
+func startProcess(cmd *exec.Cmd) (func(), error) { return func() {}, cmd.Start() }
+
 // procGroup is a stub: Run refuses to start on this system.
 type procGroup struct{ grace time.Duration }
 

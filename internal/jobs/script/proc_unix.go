@@ -4,7 +4,6 @@ package script
 
 import (
 	"os"
-	"os/exec"
 	"sync"
 	"syscall"
 	"time"
@@ -12,12 +11,6 @@ import (
 
 // supported reports whether Run can work here: process groups exist.
 func supported() error { return nil }
-
-// setProcessGroup makes the script the leader of a new process group, so
-// that it and everything it starts can be signalled together.
-func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-}
 
 // procGroup signals the process group of one script run. Signals are only
 // sent while the group leader has not been reaped (see waitAndReap), so the

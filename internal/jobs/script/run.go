@@ -62,7 +62,22 @@ const drainTimeout = 2 * time.Second
 // <stderr tail>". A failed run still returns the Result with everything
 // known (tails, exit code, script result). Invalid params or config return
 // an error and a Result with ExitCode -1.
+//
+// Run is [RunWith] without a RunInfo: the script gets no SCHEDULER_*
+// variables.
 func Run(ctx context.Context, cfg Config, p Params) (Result, error) {
+	return RunWith(ctx, cfg, p, RunInfo{})
+}
+
+// RunWith is [Run] for one identified run: the script's environment also
+// carries SCHEDULER_RUN_ID, SCHEDULER_SCHEDULE_ID, SCHEDULER_SCHEDULED_FOR
+// and SCHEDULER_ATTEMPT from info (they override inherited values and
+// Config.Env), and info.OnStart learns where its process group lives.
+//
+// On Linux the script's main process is killed by the kernel when the
+// scheduler dies, even by SIGKILL (parent-death signal); what it started
+// in its process group is not, and is found and killed by [KillLeftover].
+func RunWith(ctx context.Context, cfg Config, p Params, info RunInfo) (Result, error) {
 	res := Result{ExitCode: -1}
 	if err := supported(); err != nil {
 		return res, err
@@ -101,6 +116,7 @@ func Run(ctx context.Context, cfg Config, p Params) (Result, error) {
 	}
 	argv = append(argv, p.Args...)
 	env = append(env, cfg.Env...)
+	env = append(env, info.env()...) // last: exec keeps the last of duplicate keys
 
 	stdoutTail, stderrTail := newTail(StdoutTailChars), newTail(StderrTailChars)
 	scanner := &resultScanner{}
@@ -123,19 +139,24 @@ func Run(ctx context.Context, cfg Config, p Params) (Result, error) {
 	// exec sets cmd.Process before it starts watching ctx, so Cancel sees it.
 	cmd.Cancel = func() error { return group.interrupt(cmd.Process.Pid) }
 
-	if err := cmd.Start(); err != nil {
+	release, err := startProcess(cmd)
+	if err != nil {
 		closeAll(outR, outW, errR, errW)
 		return res, fmt.Errorf("script %s: start: %w", p.ScriptPath, err)
 	}
 	closeAll(outW, errW) // the child holds its own copies
-	cfg.Logger.Debug("script started", "script", p.ScriptPath, "pid", cmd.Process.Pid, "args", len(p.Args))
+	cfg.Logger.Debug("script started", "script", p.ScriptPath, "pid", cmd.Process.Pid, "args", len(p.Args), "run_id", info.RunID)
 
 	var readers sync.WaitGroup
 	readers.Go(func() { copyQuiet(io.MultiWriter(stdoutTail, scanner), outR) })
 	readers.Go(func() { copyQuiet(stderrTail, errR) })
+	if info.OnStart != nil {
+		info.OnStart(newProcess(cmd.Process.Pid, start))
+	}
 
 	// Wait for the main process, kill what it left in its group, reap it.
 	err = waitAndReap(cmd, group)
+	release()
 	res.DurationMS = time.Since(start).Milliseconds()
 
 	drained := make(chan struct{})

@@ -13,5 +13,5 @@ ALTER TABLE job_schedule_runs ADD COLUMN IF NOT EXISTS covers_from TIMESTAMPTZ;
 ALTER TABLE job_schedule_runs ADD COLUMN IF NOT EXISTS covers_to TIMESTAMPTZ;
 -- Where a run's process group lives, so a recovering instance on the same
 -- host can kill what is left of it before running it again.
-ALTER TABLE job_schedule_runs ADD COLUMN IF NOT EXISTS exec_host TEXT;
-ALTER TABLE job_schedule_runs ADD COLUMN IF NOT EXISTS exec_pgid INTEGER;
+-- (JSON: host, boot id, process group, pid, start time.)
+ALTER TABLE job_schedule_runs ADD COLUMN IF NOT EXISTS exec_process TEXT;

@@ -9,5 +9,4 @@ CREATE TABLE IF NOT EXISTS scheduler_nodes (
 );
 -- +columns job_schedule_runs covers_from TIMESTAMP
 -- +columns job_schedule_runs covers_to TIMESTAMP
--- +columns job_schedule_runs exec_host TEXT
--- +columns job_schedule_runs exec_pgid INTEGER
+-- +columns job_schedule_runs exec_process TEXT
