@@ -158,6 +158,15 @@ func TestMisfirePolicyAfterOutage(t *testing.T) {
 		if c := byKind[store.KindCoalesced]; len(c) != 1 || !c[0].ScheduledFor.Equal(time.Date(2026, 3, 2, 10, 29, 0, 0, time.UTC)) || c[0].Status != "pending" {
 			t.Fatalf("coalesced = %+v", c)
 		}
+		// Each record says which instants it stands for.
+		if m := byKind[store.KindMissed][0]; m.CoversFrom == nil || !m.CoversFrom.Equal(last) || m.CoversTo == nil ||
+			!m.CoversTo.Equal(time.Date(2026, 3, 2, 10, 25, 0, 0, time.UTC)) {
+			t.Fatalf("missed record covers %v … %v", m.CoversFrom, m.CoversTo)
+		}
+		if c := byKind[store.KindCoalesced][0]; c.CoversFrom == nil || !c.CoversFrom.Equal(time.Date(2026, 3, 2, 10, 26, 0, 0, time.UTC)) ||
+			c.CoversTo == nil || !c.CoversTo.Equal(c.ScheduledFor) {
+			t.Fatalf("coalesced run covers %v … %v", c.CoversFrom, c.CoversTo)
+		}
 		// 10:30 is only 30 s late: an ordinary run.
 		if c := byKind[store.KindCron]; len(c) != 1 || !c[0].ScheduledFor.Equal(time.Date(2026, 3, 2, 10, 30, 0, 0, time.UTC)) {
 			t.Fatalf("on-time runs = %+v", c)

@@ -183,13 +183,17 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 			last, n = t, n+1
 			t = sched.Next(t)
 		}
+		// The record covers every instant before the first one planned
+		// next (when the count is capped, also those not enumerated).
+		coversTo := last
 		if n == maxEnumerate && t.Before(graceStart) {
 			t = sched.Next(graceStart.Add(-time.Nanosecond))
+			coversTo = t.Add(-time.Microsecond)
 		}
 		res, _ := json.Marshal(map[string]any{"missed_count": n, "from": first, "to": last,
-			"capped": n == maxEnumerate, "reason": "no scheduler was running at these instants"})
+			"capped": n == maxEnumerate, "detail": "no scheduler was running at these instants"})
 		f.Runs = append(f.Runs, store.NewRun{Status: store.StatusMissed, Kind: store.KindMissed, ScheduledFor: first,
-			Result: res, Error: fmt.Sprintf("missed %d fire(s) from %s to %s: older than the misfire grace time %s",
+			CoversFrom: first, CoversTo: coversTo, Result: res, Error: fmt.Sprintf("missed %d fire(s) from %s to %s: older than the misfire grace time %s",
 				n, first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), e.o.MisfireGrace)})
 		e.log.Warn("missed fires not run", "schedule_id", s.ID, "count", n, "from", first, "to", last)
 	}
@@ -211,6 +215,7 @@ func (e *Engine) plan(s *store.Schedule, sched *cronexpr.Schedule, opts JobOptio
 	if len(late) > 0 {
 		if e.o.Coalesce {
 			r := e.fire(store.KindCoalesced, late[len(late)-1], exclusive, maxAttempts)
+			r.CoversFrom, r.CoversTo = late[0], late[len(late)-1]
 			if len(late) > 1 {
 				e.log.Info("coalesced missed fires into one run", "schedule_id", s.ID, "count", len(late))
 			}

@@ -105,6 +105,7 @@ type insertRow struct {
 	snapshot              string
 	result, errText       *string
 	finished, leaseExpiry *time.Time
+	coversFrom, coversTo  *time.Time
 	owner                 *string
 }
 
@@ -129,6 +130,10 @@ func (s *DB) newInsertRow(r NewRun, now time.Time, owner string, lease time.Dura
 	if r.Error != "" {
 		v := r.Error
 		row.errText = &v
+	}
+	if !r.CoversFrom.IsZero() && !r.CoversTo.IsZero() {
+		from, to := r.CoversFrom.UTC(), r.CoversTo.UTC()
+		row.coversFrom, row.coversTo = &from, &to
 	}
 	if r.Status != StatusPending {
 		t := now.UTC()
@@ -172,8 +177,8 @@ func (s *DB) insertRunsSQLite(ctx context.Context, tx *sql.Tx, now time.Time, ro
 	}
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, reason, kind,
 		scheduled_for, enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
-		lease_owner, lease_expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $7, $14, $15, $16)
+		lease_owner, lease_expires_at, covers_from, covers_to)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1, $12, $13, $7, $14, $15, $16, $17, $18)
 		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING`)
 	if err != nil {
 		return nil, fmt.Errorf("insert runs: %w", err)
@@ -184,7 +189,7 @@ func (s *DB) insertRunsSQLite(ctx context.Context, tx *sql.Tx, now time.Time, ro
 		r := w.r
 		res, err := stmt.ExecContext(ctx, r.Schedule.JobType, s.jobIDArg(r.Schedule.ID), r.Schedule.UserID, w.status,
 			nullStr(w.reason), r.Kind, s.ts(r.ScheduledFor), s.ts(now), w.snapshot, w.result, w.errText,
-			max(r.MaxAttempts, 1), r.Exclusive, s.tsp(w.finished), w.owner, s.tsp(w.leaseExpiry))
+			max(r.MaxAttempts, 1), r.Exclusive, s.tsp(w.finished), w.owner, s.tsp(w.leaseExpiry), s.tsp(w.coversFrom), s.tsp(w.coversTo))
 		if err != nil {
 			return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
 		}
@@ -206,6 +211,7 @@ func (s *DB) insertRunsPostgres(ctx context.Context, tx *sql.Tx, now time.Time, 
 	jobTypes, statuses, kinds, snaps := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	jobIDs, userIDs, maxAtt := make([]int64, n), make([]int64, n), make([]int32, n)
 	sched, finished, expires := make([]time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+	coversFrom, coversTo := make([]*time.Time, n), make([]*time.Time, n)
 	reasons, results, errs, owners := make([]*string, n), make([]*string, n), make([]*string, n), make([]*string, n)
 	excl := make([]bool, n)
 	for i, w := range rows {
@@ -213,6 +219,7 @@ func (s *DB) insertRunsPostgres(ctx context.Context, tx *sql.Tx, now time.Time, 
 		jobTypes[i], jobIDs[i], statuses[i], kinds[i], snaps[i] = sc.JobType, sc.ID, w.status, r.Kind, w.snapshot
 		userIDs[i], maxAtt[i], sched[i], excl[i] = sc.UserID, int32(max(r.MaxAttempts, 1)), r.ScheduledFor.UTC(), r.Exclusive
 		finished[i], expires[i], owners[i], results[i], errs[i] = w.finished, w.leaseExpiry, w.owner, w.result, w.errText
+		coversFrom[i], coversTo[i] = w.coversFrom, w.coversTo
 		if w.reason != "" {
 			v := w.reason
 			reasons[i] = &v
@@ -220,16 +227,17 @@ func (s *DB) insertRunsPostgres(ctx context.Context, tx *sql.Tx, now time.Time, 
 	}
 	res, err := s.query(ctx, tx, `INSERT INTO job_schedule_runs (job_type, job_id, user_id, status, reason, kind,
 		scheduled_for, enqueued_at, job_snapshot, result, error, attempt, max_attempts, exclusive, run_after, finished_at,
-		lease_owner, lease_expires_at)
+		lease_owner, lease_expires_at, covers_from, covers_to)
 		SELECT v.job_type, `+s.jobIDOf("v.job_id")+`, v.user_id, v.status, v.reason, v.kind, v.at, $12, v.snap::jsonb,
-			v.result::jsonb, v.err, 1, v.max_att, v.excl, v.at, v.fin, v.owner, v.exp
+			v.result::jsonb, v.err, 1, v.max_att, v.excl, v.at, v.fin, v.owner, v.exp, v.cfrom, v.cto
 		FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::text[],
-			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[], $14::text[], $15::timestamptz[], $16::text[])
-			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin, owner, exp, reason)
+			$8::text[], $9::text[], $10::int[], $11::bool[], $13::timestamptz[], $14::text[], $15::timestamptz[], $16::text[],
+			$17::timestamptz[], $18::timestamptz[])
+			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin, owner, exp, reason, cfrom, cto)
 		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING
 		RETURNING id, run_after, status`,
 		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished,
-		owners, expires, reasons)
+		owners, expires, reasons, coversFrom, coversTo)
 	if err != nil {
 		return nil, fmt.Errorf("insert runs: %w", err)
 	}

@@ -19,19 +19,20 @@ const shownStatus = `CASE WHEN status = 'cancelled' AND reason IN ('skipped', 'm
 // NULL).
 const runCols = `id, job_type, COALESCE(CAST(job_id AS TEXT), ''), COALESCE(user_id, 0), ` + shownStatus + `, kind,
 	scheduled_for, enqueued_at, started_at, finished_at, job_snapshot, result, COALESCE(error, ''), attempt,
-	max_attempts, exclusive, run_after, COALESCE(lease_owner, ''), lease_expires_at`
+	max_attempts, exclusive, run_after, COALESCE(lease_owner, ''), lease_expires_at, covers_from, covers_to`
 
 func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
-	var sched, enq, started, finished, after, lease NullTime
+	var sched, enq, started, finished, after, lease, cfrom, cto NullTime
 	var snap, res rawJSON
 	if err := sc.Scan(&r.ID, &r.JobType, &r.JobID, &r.UserID, &r.Status, &r.Kind, &sched, &enq, &started,
-		&finished, &snap, &res, &r.Error, &r.Attempt, &r.MaxAttempts, &r.Exclusive, &after, &r.LeaseOwner, &lease); err != nil {
+		&finished, &snap, &res, &r.Error, &r.Attempt, &r.MaxAttempts, &r.Exclusive, &after, &r.LeaseOwner, &lease, &cfrom, &cto); err != nil {
 		return nil, err
 	}
 	r.ScheduledFor, r.EnqueuedAt = sched.T, enq.T
 	r.StartedAt, r.FinishedAt, r.RunAfter, r.LeaseExpiresAt = started.ptr(), finished.ptr(), after.ptr(), lease.ptr()
 	r.Snapshot, r.Result = snap.B, res.B
+	r.CoversFrom, r.CoversTo = cfrom.ptr(), cto.ptr()
 	return &r, nil
 }
 

@@ -74,6 +74,10 @@ type Run struct {
 	RunAfter       *time.Time      `json:"run_after,omitempty"`
 	LeaseOwner     string          `json:"lease_owner,omitempty"`
 	LeaseExpiresAt *time.Time      `json:"lease_expires_at,omitempty"`
+	// CoversFrom and CoversTo are the instants a coalesced run or a missed
+	// record stands for.
+	CoversFrom *time.Time `json:"covers_from,omitempty"`
+	CoversTo   *time.Time `json:"covers_to,omitempty"`
 }
 
 // Snapshot is the copy of a schedule stored with each run (job_snapshot).
@@ -112,6 +116,9 @@ type NewRun struct {
 	Exclusive    bool
 	Result       json.RawMessage // for skipped / missed records
 	Error        string
+	// CoversFrom and CoversTo, for a coalesced run or a missed record, are
+	// the first and last instants it stands for (covers_from, covers_to).
+	CoversFrom, CoversTo time.Time
 }
 
 // Queued is a pending run inserted by a claim: the claiming instance
