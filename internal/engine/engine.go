@@ -128,6 +128,10 @@ type Engine struct {
 
 	queue *runQueue
 
+	// manualAt is when (unix ns) a manual run was last announced (NOTIFY
+	// scheduler_manual_trigger, Wake); see manualWatch.
+	manualAt atomic.Int64
+
 	mu      sync.Mutex
 	active  map[int64]context.CancelFunc
 	cache   map[int64]*cached
@@ -218,8 +222,24 @@ func (e *Engine) NodeID() string { return e.o.NodeID }
 
 // Wake makes the claim loop look at the schedules now (after a change).
 func (e *Engine) Wake() {
+	e.noteManual()
 	signal(e.wakeClaim)
 	signal(e.wakeWork)
+}
+
+// manualWatch is how long after a manual run was announced every written
+// batch of completions wakes the general claim. A manual run announced while
+// a run of its schedule is running cannot start (one exclusive run at a
+// time); it must start when that run ends, not at the next poll, which can
+// fall into every next fire of the schedule and starve it.
+const manualWatch = time.Minute
+
+func (e *Engine) noteManual() { e.manualAt.Store(e.o.Now().UnixNano()) }
+
+// watchingManual reports whether a manual run was announced within manualWatch.
+func (e *Engine) watchingManual() bool {
+	at := e.manualAt.Load()
+	return at != 0 && e.o.Now().Sub(time.Unix(0, at)) < manualWatch
 }
 
 // Running reports whether the engine loop is up, and the last loop error.
@@ -315,6 +335,7 @@ func (e *Engine) listen(ctx context.Context) {
 		switch ch {
 		case store.ChannelManualTrigger:
 			e.log.Info("manual trigger received", "payload", payload)
+			e.noteManual()
 			signal(e.wakeWork)
 		case store.ChannelUpdates:
 			e.log.Debug("schedules changed", "payload", payload)
@@ -571,6 +592,9 @@ func (e *Engine) completer() {
 				}
 				if e.o.Outbox != nil && slices.ContainsFunc(batch, func(c store.Completion) bool { return len(c.Notifications) > 0 }) {
 					e.o.Outbox.Notify()
+				}
+				if e.watchingManual() {
+					signal(e.wakeWork) // a manual run may have waited for one of these
 				}
 				batch = batch[:0]
 				return
