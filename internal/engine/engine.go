@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -147,18 +146,8 @@ type Engine struct {
 	// a whole lease of contact, so that after an outage every live
 	// instance has renewed its liveness before anyone looks for dead ones.
 	connectedSince time.Time
-	// busy guards finishing and claiming (a lock of its own: the queue
-	// asks it while holding its lock).
-	busy sync.Mutex
-	// finishing holds runs that finished here and whose outcome waits in
-	// the completer, by run id, with their schedule: their rows still say
-	// running, but a fire of their schedule is not skipped for them; it
-	// waits until the outcome is written.
-	finishing map[int64]int64
-	// finishingSched counts finishing runs by schedule; claiming counts the
-	// runs being claimed by id by schedule. The dispatcher does not claim
-	// a fire of a schedule in either.
-	finishingSched, claiming map[int64]int
+	// out buffers outcomes until they are written.
+	out *outcomes
 	// flushNow asks the completer to write what it holds at once (a fire
 	// waits for one of those outcomes).
 	flushNow atomic.Bool
@@ -206,9 +195,9 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	return &Engine{
 		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
-		done: make(chan store.Completion, max(o.Workers*2, completionBuffer)), queue: newRunQueue(),
+		queue:  newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
-		finishing: map[int64]int64{}, finishingSched: map[int64]int{}, claiming: map[int64]int{},
+		out: newOutcomes(max(o.Workers*2, completionBuffer)),
 	}
 }
 
@@ -282,8 +271,8 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	jobsCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
-	completerDone := make(chan struct{})
-	go func() { defer close(completerDone); e.completer() }()
+	completerDone, stopCompleter := make(chan struct{}), make(chan struct{})
+	go func() { defer close(completerDone); e.completer(stopCompleter) }()
 
 	var wg sync.WaitGroup
 	loop := func(f func(context.Context)) {
@@ -317,7 +306,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		cancelJobs()
 		<-finished
 	}
-	close(e.done)
+	close(stopCompleter)
 	<-completerDone
 	e.log.Info("engine stopped")
 	return nil
@@ -356,41 +345,6 @@ func (e *Engine) setErr(err error) {
 		return
 	}
 	e.lastErr, e.errAt = err, time.Now()
-}
-
-// finishingIDs returns the runs whose outcome waits in the completer: all
-// of them, or (scheds non-nil) those of the given schedules.
-func (e *Engine) finishingIDs(scheds map[int64]bool) []int64 {
-	e.busy.Lock()
-	defer e.busy.Unlock()
-	var ids []int64
-	for id, sc := range e.finishing {
-		if scheds == nil || scheds[sc] {
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
-// scheduleBusy reports whether a fire of schedule sc must not be claimed
-// by id now: a run of it is being claimed, or finished and its outcome is
-// not written yet.
-func (e *Engine) scheduleBusy(sc int64) bool {
-	e.busy.Lock()
-	defer e.busy.Unlock()
-	return e.finishingSched[sc] > 0 || e.claiming[sc] > 0
-}
-
-// markClaiming adds (d = 1) or removes (d = -1) the schedules of qs from
-// those being claimed.
-func (e *Engine) markClaiming(qs []store.Queued, d int) {
-	e.busy.Lock()
-	defer e.busy.Unlock()
-	for _, q := range qs {
-		if e.claiming[q.Schedule] += d; e.claiming[q.Schedule] <= 0 {
-			delete(e.claiming, q.Schedule)
-		}
-	}
 }
 
 // sleep waits for d, a wake signal or ctx; it reports false when ctx ended.
@@ -510,7 +464,7 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		}
 		now := e.o.Now()
 		cctx, cancel := detached(ctx)
-		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.finishingIDs(nil))
+		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.out.finishingIDs(nil))
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -549,100 +503,14 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 		defer jobs.Done()
 		c := e.execute(rctx, r)
 		cancel()
-		sc, _ := strconv.ParseInt(r.JobID, 10, 64)
-		e.busy.Lock()
-		e.finishing[r.ID] = sc
-		e.finishingSched[sc]++
-		e.busy.Unlock()
-		// The slot stays taken until the completer accepts the outcome, so
-		// a slow database slows claiming instead of piling up results.
-		e.done <- c
+		// The slot stays taken until the outcome is buffered, so a slow
+		// database slows claiming instead of piling up results.
+		e.out.add(c, c.ScheduleID)
 		e.mu.Lock()
 		delete(e.active, r.ID)
 		e.mu.Unlock()
 		signal(e.slotFree)
 	}()
-}
-
-// completer writes completions in batches: one transaction per batch.
-func (e *Engine) completer() {
-	const maxBatch = 2000
-	batch := make([]store.Completion, 0, maxBatch)
-	flush := func() {
-		backoff := 100 * time.Millisecond
-		for len(batch) > 0 {
-			err := e.st.CompleteRuns(context.Background(), batch)
-			if err == nil {
-				e.setErr(nil)
-				e.busy.Lock()
-				for _, c := range batch {
-					if sc, ok := e.finishing[c.RunID]; ok {
-						delete(e.finishing, c.RunID)
-						if e.finishingSched[sc]--; e.finishingSched[sc] <= 0 {
-							delete(e.finishingSched, sc)
-						}
-					}
-				}
-				e.busy.Unlock()
-				signal(e.queue.wake) // fires waiting for these outcomes
-				for _, c := range batch {
-					if c.Retry && c.RetryAt != nil {
-						e.queue.push(store.Queued{ID: c.RunID, RunAfter: *c.RetryAt, Schedule: c.ScheduleID})
-					}
-				}
-				if e.o.Outbox != nil && slices.ContainsFunc(batch, func(c store.Completion) bool { return len(c.Notifications) > 0 }) {
-					e.o.Outbox.Notify()
-				}
-				if e.watchingManual() {
-					signal(e.wakeWork) // a manual run may have waited for one of these
-				}
-				batch = batch[:0]
-				return
-			}
-			e.setErr(err)
-			e.log.Error("writing run results failed; retrying", "err", err, "runs", len(batch), "in", backoff)
-			time.Sleep(backoff)
-			backoff = min(backoff*2, 10*time.Second)
-		}
-	}
-	for c := range e.done {
-		batch = append(batch, c)
-		first := time.Now()
-	drain:
-		for len(batch) < maxBatch || e.deferCompletions(first, len(batch)) {
-			select {
-			case c, ok := <-e.done:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, c)
-			default:
-				if !e.deferCompletions(first, len(batch)) {
-					break drain
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-		for len(batch) > 0 {
-			n := min(len(batch), maxBatch)
-			rest := slices.Clone(batch[n:])
-			batch = batch[:n]
-			flush()
-			batch = append(batch, rest...)
-		}
-	}
-	flush()
-}
-
-// deferCompletions reports whether the completer should keep collecting
-// outcomes instead of writing them: while claimed runs are due and wait to
-// be started, starting them is the better use of the database. At most a
-// second and 10,000 outcomes are held back.
-func (e *Engine) deferCompletions(first time.Time, n int) bool {
-	if e.flushNow.Swap(false) {
-		return false
-	}
-	return n < 10_000 && time.Since(first) < time.Second && e.queue.hasDue(e.o.Now())
 }
 
 // maxBackoff bounds the pause of a loop after a database error, so that

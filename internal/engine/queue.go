@@ -166,7 +166,7 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			}
 		}
 		gatherUntil = time.Time{}
-		qs, next, held := e.queue.due(now, free, e.scheduleBusy)
+		qs, next, held := e.queue.due(now, free, e.out.busy)
 		if held {
 			// Fires wait for their schedule's previous outcome to be
 			// written (or for a claim of the same schedule): write now.
@@ -179,14 +179,14 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 				e.queue.push(qs...)
 				return // still leased to this instance: released at shutdown
 			}
-			e.markClaiming(qs, 1)
+			e.out.markClaiming(qs, 1)
 			claiming.Add(int64(len(qs)))
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
 				defer func() { <-sem }()
 				e.claimQueued(ctx, jobsCtx, jobs, now, qs)
-				e.markClaiming(qs, -1)
+				e.out.markClaiming(qs, -1)
 				claiming.Add(-int64(len(qs)))
 				signal(e.slotFree)
 				signal(e.queue.wake)
@@ -219,12 +219,16 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 	for i, q := range qs {
 		ids[i], scheds[q.Schedule], bySched[q.ID] = q.ID, true, q.Schedule
 	}
+	// The claim writes the buffered outcomes of these schedules first, in
+	// its transaction; a run of them that finishes meanwhile makes its
+	// fire wait for the outcome instead of being skipped.
+	done := e.out.takeFor(scheds)
 	cctx, cancel := detached(ctx)
-	// A run of these schedules may have finished since they were picked:
-	// their fires then wait for the outcome instead of being skipped.
-	runs, waiting, err := e.st.ClaimRunIDs(cctx, e.o.NodeID, now, ids, e.o.Lease, e.finishingIDs(scheds))
+	runs, waiting, err := e.st.ClaimRunIDs(cctx, store.ClaimByID{Owner: e.o.NodeID, Now: now, IDs: ids, Lease: e.o.Lease,
+		Finishing: e.out.finishingIDs(scheds), Done: done})
 	cancel()
 	if err != nil {
+		e.out.giveBack(done, false) // the completer writes them
 		if ctx.Err() != nil {
 			return
 		}
@@ -238,6 +242,7 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 		return
 	}
 	e.setErr(nil)
+	e.afterWritten(done, false)
 	for _, r := range runs {
 		e.start(jobsCtx, jobs, r)
 	}

@@ -46,7 +46,7 @@ func TestClaimOfARunWhileAnotherRunOfItsScheduleIsBeingClaimed(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, _, err := db.ClaimRunIDs(ctx, "me", time.Now(), []int64{b.ID}, time.Minute, nil)
+		_, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "me", Now: time.Now(), IDs: []int64{b.ID}, Lease: time.Minute})
 		done <- err
 	}()
 	deadline := time.Now().Add(5 * time.Second)
