@@ -148,7 +148,7 @@ func TestFinishedPredecessorDoesNotSkip(t *testing.T) {
 		q2 := claimAhead(t, db, "n1", t0.Add(3*time.Second), lease, map[int64]store.Fire{
 			sc.ID: {Next: ptr(t0.Add(4 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(3*time.Second))}},
 		})
-		got, waiting, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(3*time.Second), IDs: []int64{q2[0].ID}, Lease: lease})
+		got, waiting, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(3 * time.Second), IDs: []int64{q2[0].ID}, Lease: lease})
 		if err != nil || len(got) != 0 || len(waiting) != 0 {
 			t.Fatalf("claim behind a running run = %s, waiting %v, %v", show(got), waiting, err)
 		}
