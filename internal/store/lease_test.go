@@ -255,3 +255,30 @@ func TestLastInstanceStoppingLeavesNothingPending(t *testing.T) {
 		}
 	})
 }
+
+// A claim by id writes the predecessors' outcomes it carries first, in its
+// transaction: the fire is claimed, not skipped, and the outcome is there.
+func TestClaimWritesOutcomesFirst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const lease = time.Minute
+		sc := newAheadSchedule(t, db, "w")
+		q := claimAhead(t, db, "n1", t0.Add(2*time.Second), lease, map[int64]store.Fire{
+			sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second)),
+				pendingRun(store.KindCron, t0.Add(2*time.Second))}},
+		})
+		if got, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(time.Second), IDs: []int64{q[0].ID}, Lease: lease}); err != nil || len(got) != 1 {
+			t.Fatalf("first claim = %s, %v", show(got), err)
+		}
+		at := t0.Add(2 * time.Second)
+		done := store.Completion{RunID: q[0].ID, Owner: "n1", Status: store.StatusCompleted, At: at, Result: []byte(`{"n": 1}`)}
+		got, waiting, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{q[1].ID}, Lease: lease,
+			Finishing: []int64{q[0].ID}, Done: []store.Completion{done}})
+		if err != nil || len(got) != 1 || len(waiting) != 0 {
+			t.Fatalf("claim with the outcome = %s, waiting %v, %v", show(got), waiting, err)
+		}
+		if r := mustRun(t, db, q[0].ID); r.Status != store.StatusCompleted || string(r.Result) == "" {
+			t.Fatalf("predecessor after the claim = %s", show(r))
+		}
+	})
+}
