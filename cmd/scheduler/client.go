@@ -32,6 +32,9 @@ func serviceCall(ctx context.Context, cfg *config.Config, method, path string, o
 	if cfg.APIToken != "" {
 		req.Header.Set("Authorization", "Bearer "+cfg.APIToken)
 	}
+	if method != http.MethodGet {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
 		return false, nil // no service listening

@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -44,8 +47,20 @@ type Deps struct {
 	// Engine reports the engine loop's state in /status and /readyz.
 	Engine Engine
 	// Token (API_TOKEN), when set, is required as "Authorization: Bearer
-	// <token>" on every POST, PUT, PATCH and DELETE; reads stay open.
+	// <token>" on every request but /healthz and /readyz: reads carry
+	// secrets (scripts' output, recipients). Without it (a loopback
+	// listener) requests must name this service in Host and, when they
+	// carry one, in Origin, and writes must be application/json: a web
+	// page the user visits can neither write (CSRF) nor read (DNS
+	// rebinding).
 	Token string
+	// MetricsToken (METRICS_TOKEN), when set, is accepted on /metrics
+	// besides Token; MetricsOpen (METRICS_OPEN) leaves /metrics open.
+	MetricsToken string
+	MetricsOpen  bool
+	// Addr is the listen address (HTTP_ADDR); its host is accepted in the
+	// Host header besides the loopback names.
+	Addr string
 	// Version and Environment are reported by /status.
 	Version, Environment string
 	// Started is when the process started (uptime in /status).
@@ -173,9 +188,11 @@ func (s *server) middleware(next http.Handler) http.Handler {
 			s.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		}()
-		if isWrite(r.Method) && s.d.Token != "" && !s.authorized(r) {
-			rec.Header().Set("WWW-Authenticate", `Bearer realm="scheduler"`)
-			writeError(rec, http.StatusUnauthorized, "this request changes state and needs \"Authorization: Bearer <API_TOKEN>\"")
+		if status, msg := s.refuse(r); status != 0 {
+			if status == http.StatusUnauthorized {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="scheduler"`)
+			}
+			writeError(rec, status, msg)
 			return
 		}
 		if r.Body != nil {
@@ -185,14 +202,72 @@ func (s *server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-func (s *server) authorized(r *http.Request) bool {
+// refuse returns the status and message a request is refused with, or 0.
+func (s *server) refuse(r *http.Request) (int, string) {
+	path := r.URL.Path
+	if path == "/healthz" || path == "/readyz" {
+		return 0, ""
+	}
+	if s.d.Token != "" {
+		switch {
+		case path == "/metrics" && (s.d.MetricsOpen || s.authorized(r, s.d.MetricsToken)):
+			return 0, ""
+		case s.authorized(r, s.d.Token):
+			return 0, ""
+		}
+		return http.StatusUnauthorized, "this service needs \"Authorization: Bearer <API_TOKEN>\""
+	}
+	// No token: only this machine's own clients, never a web page.
+	if !s.ownHost(r.Host) {
+		return http.StatusForbidden, fmt.Sprintf("Host %q is not this service's address; without API_TOKEN only localhost is served", r.Host)
+	}
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return http.StatusForbidden, fmt.Sprintf("Origin %q is not this service; cross-site requests are refused", o)
+		}
+	}
+	if isWrite(r.Method) {
+		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if mt != "application/json" {
+			return http.StatusUnsupportedMediaType, "a request that changes state needs \"Content-Type: application/json\""
+		}
+	}
+	return 0, ""
+}
+
+// ownHost reports whether a Host header names this service: a loopback
+// name or address, or the listen address's host.
+func (s *server) ownHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if host == "" {
+		return false
+	}
+	if isLoopback(host) {
+		return true
+	}
+	if lh, _, err := net.SplitHostPort(s.d.Addr); err == nil && lh != "" && lh != "0.0.0.0" && lh != "::" {
+		return strings.EqualFold(strings.Trim(lh, "[]"), host)
+	}
+	return false
+}
+
+// authorized reports whether r carries "Authorization: Bearer <token>".
+func (s *server) authorized(r *http.Request, token string) bool {
+	if token == "" {
+		return false
+	}
 	h := r.Header.Get("Authorization")
 	const prefix = "Bearer "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
 		return false
 	}
 	got := strings.TrimSpace(h[len(prefix):])
-	return subtle.ConstantTimeCompare([]byte(got), []byte(s.d.Token)) == 1
+	return subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
 }
 
 // errorBody is the JSON of every error response.

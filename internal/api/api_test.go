@@ -263,9 +263,18 @@ func TestAuth(t *testing.T) {
 	if code, b := f.doAuth("POST", "/api/v1/schedules", body, token); code != 201 {
 		t.Fatalf("with token: %d %s", code, b)
 	}
-	for _, p := range []string{"/api/v1/schedules", "/api/v1/schedules/1", "/api/v1/runs", "/status", "/metrics", "/healthz", "/api/v1/openapi.json"} {
-		if code, b := f.doAuth("GET", p, "", ""); code != 200 {
-			t.Fatalf("GET %s without token: %d %s", p, code, b)
+	// Reads carry secrets: they need the token too, but for the probes.
+	for _, p := range []string{"/api/v1/schedules", "/api/v1/schedules/1", "/api/v1/runs", "/status", "/metrics", "/api/v1/openapi.json"} {
+		if code, b := f.doAuth("GET", p, "", ""); code != 401 {
+			t.Fatalf("GET %s without token: %d %s, want 401", p, code, b)
+		}
+		if code, b := f.doAuth("GET", p, "", token); code != 200 {
+			t.Fatalf("GET %s with token: %d %s", p, code, b)
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, b := f.doAuth("GET", p, "", ""); code == 401 {
+			t.Fatalf("GET %s without token: 401 %s, want the probe open", p, b)
 		}
 	}
 }

@@ -47,6 +47,7 @@ func Example() {
 
 	post := func(body, token string) {
 		req, _ := http.NewRequest("POST", srv.URL+"/api/v1/schedules", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
 		}
@@ -76,7 +77,7 @@ func Example() {
 	post(`{"user_id": 1, "name": "nightly", "job_type": "script", "cron": "0 3 * * 8"}`, "t0ken")
 	post(`{"user_id": 1, "name": "nightly", "job_type": "script", "cron": "0 3 * * *"}`, "t0ken")
 	// Output:
-	// 401 this request changes state and needs "Authorization: Bearer <API_TOKEN>"
+	// 401 this service needs "Authorization: Bearer <API_TOKEN>"
 	// 400 [cron "0 3 * * 8": day-of-week: 8 out of range 0-7]
 	// 201 created nightly
 }

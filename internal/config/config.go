@@ -42,6 +42,8 @@ type Config struct {
 	LogLevel        slog.Level     // LOG_LEVEL (INFO)
 	HTTPAddr        string         // HTTP_ADDR (127.0.0.1:8090; "off" disables)
 	APIToken        string         // API_TOKEN
+	MetricsToken    string         // METRICS_TOKEN (also accepted on /metrics)
+	MetricsOpen     bool           // METRICS_OPEN (false: /metrics needs a token when API_TOKEN is set)
 	AlertSchemaDir  string         // ALERT_SCHEMA_DIR (embedded schemas when unset)
 	AlertLookback   int            // ALERT_DEFAULT_LOOKBACK (200)
 	AlertMaxEval    time.Duration  // ALERT_MAX_EVAL_TIME (120 s)
@@ -128,6 +130,8 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 		c.NodeID = fmt.Sprintf("%s-%d", host, os.Getpid())
 	}
 	c.APIToken = getenv("API_TOKEN")
+	c.MetricsToken = getenv("METRICS_TOKEN")
+	c.MetricsOpen = r.bool("METRICS_OPEN", false)
 	c.HTTPAddr = r.str("HTTP_ADDR", "127.0.0.1:8090")
 	if c.HTTPAddr != "off" {
 		host, _, err := net.SplitHostPort(c.HTTPAddr)
