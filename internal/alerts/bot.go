@@ -135,6 +135,11 @@ func TranslateBot(taskParams []byte) (*BotOrigin, error) {
 	case nil:
 	case string:
 		b.TelegramUserID = strings.TrimSpace(id)
+	case float64:
+		if id != math.Trunc(id) || math.Abs(id) > 1<<53 {
+			return nil, botError("telegram_user_id", "%s: want the Telegram chat id as a string", jsonText(id))
+		}
+		b.TelegramUserID = strconv.FormatInt(int64(id), 10)
 	case json.Number:
 		b.TelegramUserID = id.String()
 	default:
@@ -558,7 +563,7 @@ func botLeaf(path string, m map[string]any) (map[string]any, error) {
 		spec["params"] = params
 	}
 	if _, err := indicators.Normalize(specOf(d.typ, params)); err != nil {
-		return nil, botError(path+"."+pkey, "%s: %v", d.name, err)
+		return nil, botError(path+"."+pkey, "%v", err)
 	}
 	ind := func(line string) map[string]any {
 		s := maps.Clone(spec)
