@@ -295,3 +295,16 @@ func TestBotAlertUnsupportedAndNotArmed(t *testing.T) {
 		}
 	})
 }
+
+func TestBotScheduleScreenerIsExplained(t *testing.T) {
+	h := Handlers(Deps{})["screener"]
+	for _, p := range []string{
+		`{"ticker": "AAPL", "scheduled_time": "09:00", "telegram_user_id": "42"}`,
+		`{"config_json": "{\"type\": \"report\", \"ticker\": \"AAPL\"}", "schedule_config": "report", "telegram_user_id": "42"}`,
+	} {
+		err := h.Validate([]byte(p))
+		if err == nil || !strings.Contains(err.Error(), "report schedule of the Telegram bot") {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+}
