@@ -56,6 +56,9 @@ type Alert struct {
 	Notify Notify
 	// Rearm is the parsed rearm object, nil when absent.
 	Rearm *Rearm
+	// Bot describes task_params written by the framework's Telegram bot or
+	// web UI (§3b), translated before parsing; nil for other configs.
+	Bot *BotOrigin
 
 	rule     node
 	rearm    node // nil: no rearm state machine
@@ -168,7 +171,36 @@ func Parse(taskParams []byte) (*Alert, error) { return ParseWithSchemaDir(taskPa
 // ParseWithSchemaDir is Parse with the outer-shape schema read from
 // dir/alert.schema.json (ALERT_SCHEMA_DIR) instead of the embedded copy;
 // an empty dir means the embedded schema.
+//
+// Task_params in the form of the framework's Telegram bot and web UI (an
+// object with config_json, ORIGINAL-SYSTEM.md §3b) are translated first
+// (TranslateBot); the alert's Bot field then describes them, and problems
+// name the bot's keys (config_json, re_arm_config, ...).
 func ParseWithSchemaDir(taskParams []byte, dir string) (*Alert, error) {
+	if !IsBotConfig(taskParams) {
+		return parse(taskParams, dir)
+	}
+	bot, err := TranslateBot(taskParams)
+	if err != nil {
+		return nil, err
+	}
+	a, err := parse(bot.Params, dir)
+	if ce, ok := err.(*ConfigError); ok {
+		probs := make([]Problem, len(ce.Problems))
+		for i, p := range ce.Problems {
+			probs[i] = botProblem(p, bot.Shape)
+		}
+		return nil, &ConfigError{probs}
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.Bot = bot
+	return a, nil
+}
+
+// parse is ParseWithSchemaDir for task_params in the form of §3.
+func parse(taskParams []byte, dir string) (*Alert, error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(taskParams))
 	if err != nil {
 		return nil, &ConfigError{[]Problem{{Msg: "invalid JSON: " + err.Error()}}}

@@ -205,7 +205,20 @@ func (h *alertHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Out
 	if a.Name == "" {
 		a.Name = job.Schedule.Name
 	}
-	e.applyAlertDefaults(a, job.Schedule.TaskParams)
+	if a.Bot != nil {
+		// Alerts of the Telegram bot / web UI: the service-wide defaults
+		// apply to the translated config (it fixes its own trigger mode),
+		// and only an ARMED bot status is evaluated.
+		e.applyAlertDefaults(a, a.Bot.Params)
+		if !a.Bot.Armed() {
+			msg := fmt.Sprintf("task_params.status is %q, not ARMED: not evaluated", a.Bot.Status)
+			log.Info("bot alert not armed; skipping", "status", a.Bot.Status)
+			return &engine.Outcome{Result: AlertResult{Status: a.Bot.Status, Ticker: a.Ticker, Timeframe: string(a.Timeframe),
+				Warnings: []string{msg}}}, nil
+		}
+	} else {
+		e.applyAlertDefaults(a, job.Schedule.TaskParams)
+	}
 	md, err := e.market()
 	if err != nil {
 		return nil, err
@@ -357,6 +370,9 @@ func alertNotification(job *engine.Job, a *alerts.Alert, s marketdata.Series, x 
 	}
 	if s.Provider != "" {
 		data["provider"] = s.Provider
+	}
+	if a.Bot != nil && a.Bot.Action != "" {
+		data["alert_action"] = a.Bot.Action
 	}
 	if len(x.Times) > 1 {
 		ts := make([]string, len(x.Times))

@@ -63,6 +63,9 @@ func parseScreener(raw []byte, lists map[string][]string, schemaDir string) (*sc
 	if err := dec.Decode(&m); err != nil || m == nil {
 		return nil, &alerts.ConfigError{Problems: []alerts.Problem{{Msg: fmt.Sprintf("task_params must be a JSON object: %v", err)}}}
 	}
+	if err := botSchedule(m); err != nil {
+		return nil, err
+	}
 	var probs []alerts.Problem
 	add := func(path, format string, args ...any) {
 		probs = append(probs, alerts.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
@@ -401,4 +404,25 @@ func screenerNotification(job *engine.Job, name string, p *screenerParams, res S
 	alertRequest(p.alert.Notify, &req)
 	req.Vars = notify.TemplateData{Name: name, Timeframe: res.Timeframe, Time: now, Status: "MATCHES", Data: data}
 	return req
+}
+
+// botSchedule recognises the screener schedules the framework's Telegram
+// bot inserts (telegram_service.add_schedule: {ticker, scheduled_time,
+// telegram_user_id}; add_json_schedule: {config_json, schedule_config,
+// telegram_user_id}). They ask for a daily report on a ticker, which this
+// service does not produce, so they are invalid with a reason saying so
+// instead of a list of missing keys.
+func botSchedule(m map[string]any) error {
+	if _, ok := m["telegram_user_id"]; !ok {
+		return nil
+	}
+	_, hasTime := m["scheduled_time"]
+	_, hasCfg := m["config_json"]
+	if !hasTime && !hasCfg {
+		return nil
+	}
+	return &alerts.ConfigError{Problems: []alerts.Problem{{Path: "task_params",
+		Msg: "a report schedule of the Telegram bot (/schedules: ticker, scheduled_time or config_json, telegram_user_id) is not supported: " +
+			"this scheduler runs screeners as a rule over tickers; write {\"tickers\": [...], \"timeframe\": \"1d\", \"rule\": {...}, " +
+			"\"notify\": {\"recipient_id\": \"<chat id>\"}}"}}}
 }
