@@ -38,6 +38,9 @@ type app struct {
 	// notifyOpts configures notification delivery (NOTIFICATION_*, SMTP_*,
 	// TELEGRAM_*, WEBHOOK_SECRET).
 	notifyOpts notify.Options
+	// delivery says who delivers telegram and email notifications
+	// (NOTIFICATION_DELIVERY resolved against the database) and why.
+	delivery notify.Delivery
 	// dataOpts configures market data (DATA_*, provider URLs).
 	dataOpts marketdata.Options
 	// outbox is woken after completions that queued notifications.
@@ -98,6 +101,10 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", config.Redact(cfg.DatabaseURL), err)
 	}
+	if err := a.resolveDelivery(); err != nil {
+		a.db.Close()
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
 	a.metrics = metrics.New(metrics.Options{Version: version, Environment: cfg.TradingEnv})
 	a.dataOpts.OnOutcome = func(o marketdata.Outcome) { a.metrics.DataFetched(o.Provider, o.Result, o.Duration) }
 	a.dataOpts.Logger = a.log
@@ -125,6 +132,24 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 		Logger: a.log,
 	})
 	return a, nil
+}
+
+// resolveDelivery applies NOTIFICATION_DELIVERY: the framework's queue when
+// configured (or, with auto, when its tables exist), else the outbox. The
+// mode in effect and its reason appear in `status` and /status.
+func (a *app) resolveDelivery() error {
+	d, err := notify.ResolveDelivery(a.cfg.NotificationDelivery, a.db.FrameworkQueueFound())
+	if err != nil {
+		return err
+	}
+	if err := a.db.UseFrameworkQueue(d.Framework); err != nil {
+		return err
+	}
+	a.delivery = d
+	a.notifyOpts.FrameworkQueue = d.Framework
+	a.status["notification_delivery"] = func(context.Context) any { return d.String() }
+	a.log.Debug("notification delivery", "mode", d.String())
+	return nil
 }
 
 func openDB(ctx context.Context, cfg *config.Config, dbc config.DB, log *slog.Logger) (*store.DB, error) {

@@ -345,7 +345,7 @@ func TestDemoPrintsTriggersAndDeliveredNotifications(t *testing.T) {
 		regexp.MustCompile(`run \d+ +alert +eth-rsi-overbought +TRIGGER RSI\(14\) crossed above 70`),
 		regexp.MustCompile(`run \d+ +screener +rsi-extremes +3 of 5 match: BTCUSDT, ETHUSDT, SOLUSDT`),
 		regexp.MustCompile(`run \d+ +script +check-bars +exit 0 in \d+ ms, result bar_files=6 btc_last_close=[\d.]+`),
-		regexp.MustCompile(`NOTIFY  delivered via log \(notification \d+, run \d+, ALERT NORMAL\)\n +\| BTCUSDT 1h: btc-rsi-oversold`),
+		regexp.MustCompile(`NOTIFY  delivered via log \(notification \d+, run \d+, ALERT NORMAL\)\n +\| 🚨 btc-rsi-oversold: BTCUSDT \(1h\)`),
 		regexp.MustCompile(`NOTIFY  delivered via log \(notification \d+, run \d+, JOB NORMAL\)`),
 		regexp.MustCompile(`Demo finished after \d+s: \d+ runs \(0 failed\), [3-9] alert trigger\(s\), \d+ notification\(s\) delivered\.`),
 	} {
@@ -355,7 +355,7 @@ func TestDemoPrintsTriggersAndDeliveredNotifications(t *testing.T) {
 	}
 	// The log channel's sink wrote the notification to the service log
 	// (text format: the demo ignored TRADING_ENV=production and LOG_LEVEL).
-	if !regexp.MustCompile(`level=INFO msg=notification title="BTCUSDT 1h: btc-rsi-oversold"`).MatchString(logs) {
+	if !regexp.MustCompile(`level=INFO msg=notification title="🚨 btc-rsi-oversold: BTCUSDT \(1h\)"`).MatchString(logs) {
 		t.Errorf("service log lacks the log sink's notification line:\n%s", logs)
 	}
 	if strings.Contains(logs, "level=ERROR") || strings.Contains(out, "not delivered") {

@@ -47,6 +47,7 @@ func init() {
 				fmt.Fprintln(cmd.OutOrStdout(), "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
 			}
 			printStatus(cmd.OutOrStdout(), config.Redact(a.cfg.DatabaseURL), st)
+			fmt.Fprintf(cmd.OutOrStdout(), "notification delivery: %s\n", a.delivery)
 			return nil
 		},
 	}

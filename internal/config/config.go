@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/atf/scheduler/internal/notify"
 )
 
 // Config is the whole service configuration. Every field comes from the
@@ -50,6 +52,11 @@ type Config struct {
 	AlertOncePerBar bool           // ALERT_ONCE_PER_BAR (true)
 	AlertMaxTrigger int            // ALERT_MAX_TRIGGERS (15)
 	AlertFloodWin   time.Duration  // ALERT_FLOOD_WINDOW (180 s)
+
+	// NotificationDelivery (NOTIFICATION_DELIVERY: auto, framework, direct;
+	// default auto) says who delivers telegram and email notifications:
+	// the framework's queue or this service's outbox (notify.ResolveDelivery).
+	NotificationDelivery notify.DeliveryMode
 
 	// Env is the getenv function the other packages read their own
 	// variables with (market data, notifications, scripts).
@@ -95,6 +102,12 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 			r.errs = append(r.errs, fmt.Errorf("ALERT_SCHEMA_DIR: %q is not a directory", c.AlertSchemaDir))
 		}
 	}
+
+	mode, err := notify.ParseDeliveryMode(getenv("NOTIFICATION_DELIVERY"))
+	if err != nil {
+		r.errs = append(r.errs, err)
+	}
+	c.NotificationDelivery = mode
 
 	tz := r.str("SCHEDULER_TIMEZONE", "UTC")
 	loc, err := time.LoadLocation(tz)

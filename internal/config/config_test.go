@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/atf/scheduler/internal/notify"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -16,7 +18,8 @@ func TestDefaultsAreTheSeeds(t *testing.T) {
 	if c.DBPoolSize != 10 || c.DBMaxOverflow != 20 || c.MaxWorkers != 10 || c.JobTimeout != 300*time.Second ||
 		c.Timezone.String() != "UTC" || c.AlertLookback != 200 || c.AlertMaxEval != 120*time.Second ||
 		!c.AlertOncePerBar || c.HealthInterval != 60*time.Second || c.TradingEnv != "development" ||
-		c.MisfireGrace != 300*time.Second || c.MisfireThresh != 60*time.Second || c.HTTPAddr != "127.0.0.1:8090" {
+		c.MisfireGrace != 300*time.Second || c.MisfireThresh != 60*time.Second || c.HTTPAddr != "127.0.0.1:8090" ||
+		c.NotificationDelivery != notify.DeliveryAuto {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -24,7 +27,7 @@ func TestDefaultsAreTheSeeds(t *testing.T) {
 func TestNonsenseIsRejectedNamingVariableAndValue(t *testing.T) {
 	_, err := FromEnv(env(map[string]string{
 		"DB_POOL_SIZE": "-1", "LOG_LEVEL": "LOUD", "DATABASE_URL": "mysql://x/y", "SCHEDULER_TIMEZONE": "Mars/Base",
-		"SCHEDULER_JOB_TIMEOUT": "abc", "SQL_ECHO": "maybe", "HTTP_ADDR": "0.0.0.0:8090",
+		"SCHEDULER_JOB_TIMEOUT": "abc", "SQL_ECHO": "maybe", "HTTP_ADDR": "0.0.0.0:8090", "NOTIFICATION_DELIVERY": "queue",
 	}))
 	if err == nil {
 		t.Fatal("no error")
@@ -37,6 +40,7 @@ func TestNonsenseIsRejectedNamingVariableAndValue(t *testing.T) {
 		`SCHEDULER_JOB_TIMEOUT: "abc" is not a number of seconds`,
 		`SQL_ECHO: "maybe" is not a boolean`,
 		`HTTP_ADDR: "0.0.0.0:8090" is not a loopback address; set API_TOKEN`,
+		`NOTIFICATION_DELIVERY="queue": want auto, framework or direct`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -388,6 +388,11 @@ func alertNotification(job *engine.Job, a *alerts.Alert, s marketdata.Series, x 
 	if x.Priority != "" {
 		req.Priority = notify.Priority(strings.ToUpper(x.Priority))
 	}
+	req.Title, req.Body = notify.AlertMessage(notify.AlertFacts{Event: x.Kind, Name: a.Name, Ticker: a.Ticker,
+		Timeframe: string(a.Timeframe), Price: x.Bar.Close, Time: x.Time, BarTime: x.BarTime, Forming: x.Forming,
+		Open: x.Bar.Open, High: x.Bar.High, Low: x.Bar.Low, Volume: x.Bar.Volume, Values: x.Values,
+		Rule: a.RuleString(), Description: x.Description, Status: x.Status, Rearm: x.Rearm, Priority: string(req.Priority),
+		Count: x.Count, Times: x.Times, Provider: s.Provider, Generated: now})
 	when := x.BarTime
 	if when.IsZero() {
 		when = x.Time

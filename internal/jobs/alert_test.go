@@ -39,10 +39,10 @@ func TestAlertCrossingTriggersAndNotifiesOnce(t *testing.T) {
 			t.Fatalf("outbox has %d rows, want 1: %+v", len(ob), ob)
 		}
 		n := ob[0]
-		if n.Channel != "log" || n.Type != "ALERT" || n.Status != "pending" || !strings.Contains(n.Title, "btc-cross") {
+		if n.Channel != "log" || n.Type != "ALERT" || n.Status != "pending" || n.Title != "🚨 btc-cross: BTCUSDT (1h)" {
 			t.Fatalf("notification %+v", n)
 		}
-		for _, want := range []string{"crossed above 100", "Bar 2024-03-04 12:00 UTC", "C 110", "Status: TRIGGERED"} {
+		for _, want := range []string{"**Alert Triggered: btc-cross**", "crossed above 100", "Bar: 2024-03-04 12:00 UTC", "💰 Current Price: 110", "Status: TRIGGERED"} {
 			if !strings.Contains(n.Body, want) {
 				t.Errorf("body lacks %q:\n%s", want, n.Body)
 			}

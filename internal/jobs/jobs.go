@@ -312,8 +312,9 @@ func (h *scriptHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Ou
 			}
 			errText = runErr.Error()
 		}
-		title, body := notify.JobMessage(notify.JobOutcome{Name: job.Schedule.Name, Status: status,
-			Duration: time.Duration(res.DurationMS) * time.Millisecond, Result: res.ScriptResult, Error: errText})
+		title, body := notify.ScriptMessage(notify.JobOutcome{Name: job.Schedule.Name, Status: status,
+			Duration: time.Duration(res.DurationMS) * time.Millisecond, Result: res.ScriptResult, Error: errText,
+			JobType: job.Schedule.JobType, Time: h.env.Now()})
 		data := map[string]any{"job_name": job.Schedule.Name, "status": status, "exit_code": res.ExitCode,
 			"duration_ms": res.DurationMS}
 		if res.ScriptResult != nil {

@@ -32,7 +32,7 @@ func TestScriptNotificationRules(t *testing.T) {
 		t.Fatalf("script run %s %s", r.Status, r.Result)
 	}
 	ob := f.outbox(vix.ID)
-	if len(ob) != 1 || ob[0].Channel != "log" || ob[0].Type != "JOB" || !strings.Contains(ob[0].Title, "vix completed") ||
+	if len(ob) != 1 || ob[0].Channel != "log" || ob[0].Type != "JOB" || ob[0].Title != "[Scheduler] vix" ||
 		!strings.Contains(ob[0].Body, "vix_current: 23.5") || !strings.Contains(ob[0].Body, "Duration:") {
 		t.Fatalf("notifications %+v", ob)
 	}
@@ -46,7 +46,7 @@ func TestScriptNotificationRules(t *testing.T) {
 	f.clk.set(t0.Add(time.Hour)) // past the retry delay
 	r = f.rerun(r.ID)
 	ob = f.outbox(fail.ID)
-	if r.Status != store.StatusFailed || len(ob) != 1 || !strings.Contains(ob[0].Title, "failing failed") || !strings.Contains(ob[0].Body, "Traceback: boom") {
+	if r.Status != store.StatusFailed || len(ob) != 1 || ob[0].Title != "[Scheduler] failing" || !strings.Contains(ob[0].Body, "**Status:** FAILED") || !strings.Contains(ob[0].Body, "Traceback: boom") {
 		t.Fatalf("last attempt: %s %+v", r.Status, ob)
 	}
 	if result(t, r)["notification_sent"] != true {

@@ -109,6 +109,11 @@ type Notification struct {
 	RunID          int64
 	ScheduleID     int64
 	UserID         int64
+	// QueueRecipient is msg_messages.recipient_id when the notification
+	// goes to the framework's queue: as the old service wrote it, the
+	// notify config's recipient_id, else its user_id, else the schedule's
+	// user id. Not stored in the outbox.
+	QueueRecipient string
 }
 
 // IdempotencyKey derives the unique key of the notification a run sends on

@@ -20,6 +20,17 @@ type Options struct {
 	TelegramBotToken      string // TELEGRAM_BOT_TOKEN; set → channel telegram uses the Bot API
 	TelegramAPIURL        string // TELEGRAM_API_URL, default https://api.telegram.org
 	TelegramDefaultChatID string // TELEGRAM_DEFAULT_CHAT_ID
+	// TelegramAPIKey (TELEGRAM_API_KEY) is sent as X-API-Key on every
+	// POST /api/notify: the bot's HTTP API refuses requests without it. It
+	// is a secret: never logged, never in an error.
+	TelegramAPIKey string
+
+	// FrameworkQueue is set when telegram and email notifications go to the
+	// framework's queue (NOTIFICATION_DELIVERY resolved to framework; see
+	// ResolveDelivery). The framework's processor has its own SMTP
+	// settings, so HIGH and CRITICAL notifications then add email whether
+	// or not SMTP_HOST is set here.
+	FrameworkQueue bool
 
 	WebhookSecret     string // WEBHOOK_SECRET: HMAC key of X-Signature-256
 	DefaultWebhookURL string // NOTIFICATION_WEBHOOK_URL: webhook target when a config names none
@@ -118,6 +129,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 	}
 
 	o.WebhookSecret = getenv("WEBHOOK_SECRET") // secrets are used verbatim
+	o.TelegramAPIKey = getenv("TELEGRAM_API_KEY")
 	if v := get("NOTIFICATION_WEBHOOK_URL"); v != "" {
 		if err := checkHTTPURL(v); err != nil {
 			bad("NOTIFICATION_WEBHOOK_URL", v, err.Error())

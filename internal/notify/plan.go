@@ -108,7 +108,8 @@ type Planner struct {
 // resolved per channel: the explicit config first, then the Directory, then
 // the defaults (TELEGRAM_DEFAULT_CHAT_ID, NOTIFICATION_DEFAULT_EMAIL,
 // NOTIFICATION_WEBHOOK_URL). HIGH and CRITICAL priorities also add email
-// when SMTP is configured and an address resolves. A channel whose recipient
+// when an address resolves and SMTP is configured (or Options.FrameworkQueue
+// is set: the framework's processor sends email with its own settings). A channel whose recipient
 // does not resolve yields a dead row with the reason, never nothing. With
 // NOTIFICATION_ENABLED=false every row is suppressed. Unknown channels and
 // priorities are errors; so is a failing directory lookup.
@@ -181,6 +182,10 @@ func (p *Planner) Plan(ctx context.Context, r Request) ([]Notification, error) {
 		return contact, nil
 	}
 
+	queueRecipient := strconv.FormatInt(lookupUser, 10)
+	if r.TelegramChatID != "" {
+		queueRecipient = r.TelegramChatID
+	}
 	var out []Notification
 	add := func(channel, recipient, deadReason string) {
 		n := Notification{
@@ -198,6 +203,7 @@ func (p *Planner) Plan(ctx context.Context, r Request) ([]Notification, error) {
 			RunID:          r.RunID,
 			ScheduleID:     r.ScheduleID,
 			UserID:         r.UserID,
+			QueueRecipient: queueRecipient,
 		}
 		if r.Tag != "" {
 			n.IdempotencyKey += "#" + r.Tag
@@ -219,7 +225,7 @@ func (p *Planner) Plan(ctx context.Context, r Request) ([]Notification, error) {
 		}
 		add(ch, rcpt, reason)
 	}
-	if prio.Urgent() && !slices.Contains(channels, ChannelEmail) && p.Options.SMTP.Configured() {
+	if prio.Urgent() && !slices.Contains(channels, ChannelEmail) && (p.Options.SMTP.Configured() || p.Options.FrameworkQueue) {
 		rcpt, reason, err := p.resolve(ChannelEmail, r, lookupUser, lookup)
 		if err != nil {
 			return nil, err

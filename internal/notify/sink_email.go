@@ -211,7 +211,11 @@ func emailHTML(n Notification) string {
 		b.WriteString("<h3>" + EscapeHTML(n.Title) + "</h3>\n")
 	}
 	if n.Body != "" {
-		b.WriteString(`<pre style="font-family:inherit;white-space:pre-wrap">` + EscapeHTML(n.Body) + "</pre>\n")
+		lines := strings.Split(EscapeHTML(n.Body), "\n")
+		for i, l := range lines {
+			lines[i] = markdownBold(l)
+		}
+		b.WriteString(`<pre style="font-family:inherit;white-space:pre-wrap">` + strings.Join(lines, "\n") + "</pre>\n")
 	}
 	b.WriteString("</body></html>\n")
 	return b.String()

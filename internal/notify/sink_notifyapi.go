@@ -26,17 +26,25 @@ type NotifyAPIRequest struct {
 	Data             map[string]any `json:"data"`
 }
 
+// APIKeyHeader carries TELEGRAM_API_KEY to the bot's HTTP API, whose
+// api_key_middleware refuses every /api/notify call without it.
+const APIKeyHeader = "X-API-Key"
+
 // NotifyAPISink posts to the old Telegram bot's HTTP API. It serves the
 // telegram channel when no TELEGRAM_BOT_TOKEN is configured.
 type NotifyAPISink struct {
 	BaseURL string       // NOTIFICATION_SERVICE_URL
+	APIKey  string       // TELEGRAM_API_KEY, sent as X-API-Key; never logged
 	Client  *http.Client // nil: a plain client; the context bounds each call
 }
 
-// Send posts the notification. 200 with success true (or without a success
-// field) is delivered; 400 and other 4xx are permanent; 429 honours
-// Retry-After; 503, 500 and other 5xx are transient (503's Retry-After is
-// honoured). The recipient must be a numeric chat id.
+// Send posts the notification with the X-API-Key header. 200 with success
+// true (or without a success field) is delivered; 401 (key missing or
+// wrong) is permanent with a reason naming TELEGRAM_API_KEY; 400 and other
+// 4xx are permanent; 429 honours Retry-After; 503 (the bot's backend is
+// down, or the bot itself has no TELEGRAM_API_KEY), 500 and other 5xx are
+// transient (503's Retry-After is honoured). The recipient must be a
+// numeric chat id.
 func (s *NotifyAPISink) Send(ctx context.Context, n Notification) error {
 	chatID, err := strconv.ParseInt(n.Recipient, 10, 64)
 	if err != nil {
@@ -72,6 +80,9 @@ func (s *NotifyAPISink) Send(ctx context.Context, n Notification) error {
 	}
 	hr.Header.Set("Content-Type", "application/json")
 	hr.Header.Set(IdempotencyHeader, n.IdempotencyKey)
+	if s.APIKey != "" {
+		hr.Header.Set(APIKeyHeader, s.APIKey)
+	}
 	resp, err := httpClient(s.Client).Do(hr)
 	if err != nil {
 		return TransientError(0, fmt.Errorf("notify_api: POST %s/api/notify: %w", s.BaseURL, err))
@@ -88,8 +99,26 @@ func (s *NotifyAPISink) Send(ctx context.Context, n Notification) error {
 		}
 		return nil
 	}
+	if resp.StatusCode == http.StatusUnauthorized {
+		return PermanentError(s.unauthorized())
+	}
 	e := fmt.Errorf("notify_api: HTTP %d: %s", resp.StatusCode, snippet(rb, 300))
+	if resp.StatusCode == http.StatusServiceUnavailable {
+		e = fmt.Errorf("notify_api: HTTP 503 (the bot's backend is down, or the bot has no TELEGRAM_API_KEY configured): %s", snippet(rb, 300))
+	}
 	return classifyHTTP(resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), e)
+}
+
+// ErrNotifyAPIUnauthorized is wrapped by the error of a 401 from the bot's
+// HTTP API: TELEGRAM_API_KEY is not set here, or differs from the bot's.
+var ErrNotifyAPIUnauthorized = errors.New("notify_api: HTTP 401 Unauthorized")
+
+// unauthorized explains a 401 without revealing the key.
+func (s *NotifyAPISink) unauthorized() error {
+	if s.APIKey == "" {
+		return fmt.Errorf("%w: the bot requires the X-API-Key header; set TELEGRAM_API_KEY to the bot's key", ErrNotifyAPIUnauthorized)
+	}
+	return fmt.Errorf("%w: the bot refused our X-API-Key; TELEGRAM_API_KEY differs from the bot's key", ErrNotifyAPIUnauthorized)
 }
 
 func httpClient(c *http.Client) *http.Client {

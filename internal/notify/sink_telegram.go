@@ -152,8 +152,9 @@ func utf16Len(s string) int {
 }
 
 // TelegramMessages renders title (bold) and body as HTML messages of at most
-// TelegramMaxMessage UTF-16 units each (the escaped text is measured, which
-// is never shorter than what Telegram counts). Splits fall on line
+// TelegramMaxMessage UTF-16 units each; Markdown "**bold**" within a body
+// line becomes <b>bold</b>. The escaped text is measured (never shorter
+// than what Telegram counts). Splits fall on line
 // boundaries; a single longer line is cut between characters, never inside
 // an entity or tag.
 func TelegramMessages(title, body string) []string {
@@ -188,9 +189,16 @@ func splitHTML(title, body string, limit int) []string {
 				chunk = plain[:cut]
 				esc = EscapeHTML(chunk)
 			}
+			whole := len(chunk) == len(plain)
 			plain = plain[len(chunk):]
 			if bold {
 				esc = "<b>" + esc + "</b>"
+			} else if whole {
+				// Markdown **bold** of the old service's layout, when the
+				// whole line fits (a cut line keeps its markers as text).
+				if mb := markdownBold(esc); utf16Len(mb) <= limit {
+					esc = mb
+				}
 			}
 			lines = append(lines, line{esc, utf16Len(esc)})
 		}

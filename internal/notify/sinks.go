@@ -74,6 +74,11 @@ func Describe(o Options) map[string]string {
 		d[ChannelTelegram] = "telegram Bot API " + o.TelegramAPIURL
 	} else {
 		d[ChannelTelegram] = "notify_api " + o.ServiceURL + "/api/notify"
+		if o.TelegramAPIKey == "" {
+			d[ChannelTelegram] += " (TELEGRAM_API_KEY not set: the bot will answer 401)"
+		} else {
+			d[ChannelTelegram] += " (X-API-Key from TELEGRAM_API_KEY)"
+		}
 	}
 	if o.SMTP.Configured() {
 		d[ChannelEmail] = fmt.Sprintf("email via SMTP %s:%d", o.SMTP.Host, o.SMTP.Port)
@@ -103,7 +108,7 @@ func NewSinks(o Options, client *http.Client, logger *slog.Logger) Sinks {
 	if o.TelegramBotToken != "" {
 		s[ChannelTelegram] = &TelegramSink{Token: o.TelegramBotToken, BaseURL: o.TelegramAPIURL, Client: client}
 	} else {
-		s[ChannelTelegram] = &NotifyAPISink{BaseURL: o.ServiceURL, Client: client}
+		s[ChannelTelegram] = &NotifyAPISink{BaseURL: o.ServiceURL, APIKey: o.TelegramAPIKey, Client: client}
 	}
 	if o.SMTP.Configured() {
 		s[ChannelEmail] = &EmailSink{SMTP: o.SMTP}

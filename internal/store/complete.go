@@ -148,7 +148,8 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 			return fmt.Errorf("save state of schedule %d: %w", c.ScheduleID, err)
 		}
 	}
-	return s.insertOutbox(ctx, tx, c.Notifications)
+	// The framework's queue (when in use) or the outbox, in this transaction.
+	return s.insertNotifications(ctx, tx, c.Notifications)
 }
 
 // insertOutbox inserts notifications; a repeated idempotency key is ignored.

@@ -355,24 +355,25 @@ func (sh *schemaShape) diff(after *schemaShape, rep *MigrationReport) {
 
 // detectColumns reads the type of job_schedule_runs.job_id, which adopted
 // databases have as int4, bigint or varchar; the statements adapt to it.
+// It also looks for the framework's notification queue tables.
 func (s *DB) detectColumns(ctx context.Context, q querier) error {
 	if s.d.name != "postgres" {
 		s.jobIDType, s.jobIDNumeric = "text", false
-		return nil
+		return s.detectFrameworkQueue(ctx, q)
 	}
 	var typ string
 	err := s.queryRow(ctx, q, `SELECT data_type FROM information_schema.columns WHERE table_schema = current_schema()
 		AND table_name = 'job_schedule_runs' AND column_name = 'job_id'`).Scan(&typ)
 	if errors.Is(err, sql.ErrNoRows) {
 		s.jobIDType, s.jobIDNumeric = "", false // not created yet
-		return nil
+		return s.detectFrameworkQueue(ctx, q)
 	}
 	if err != nil {
 		return fmt.Errorf("read type of job_schedule_runs.job_id: %w", err)
 	}
 	s.jobIDType = typ
 	s.jobIDNumeric = typ == "integer" || typ == "bigint" || typ == "smallint"
-	return nil
+	return s.detectFrameworkQueue(ctx, q)
 }
 
 // runScript executes a migration file. Lines "-- +columns TABLE COLUMN DEF"

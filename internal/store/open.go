@@ -64,6 +64,8 @@ type DB struct {
 	// and by Migrate.
 	jobIDType    string
 	jobIDNumeric bool
+	// fq is the framework's notification queue (framework_queue.go).
+	fq frameworkQueue
 }
 
 var _ Store = (*DB)(nil)
