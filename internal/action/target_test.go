@@ -17,7 +17,9 @@ import (
 // handler does for portfolio.* targets.
 type targetHandler struct{ testHandler }
 
-func (targetHandler) Validate(json.RawMessage) error { return errors.New("Validate called without the target") }
+func (targetHandler) Validate(json.RawMessage) error {
+	return errors.New("Validate called without the target")
+}
 
 func (targetHandler) ValidateTarget(target string, _ json.RawMessage) error {
 	if target != "good" {
