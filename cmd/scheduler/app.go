@@ -114,9 +114,11 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 		return nil, fmt.Errorf("configuration: market data: %w", err)
 	}
 	a.market = market
+	a.log.Info("script interpreter", "python", sc.Python, "why", sc.PythonSource, "root", sc.Root)
 	a.handlers = jobs.Handlers(jobs.Deps{
 		Script:               sc,
 		ScriptProcesses:      a.db,
+		JobTimeout:           cfg.JobTimeout,
 		Market:               market,
 		DB:                   a.db,
 		Planner:              &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log},

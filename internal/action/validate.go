@@ -130,7 +130,7 @@ func (a *Actions) problems(s *store.Schedule, userIDGiven bool) []Problem {
 		add("task_params", params, "task_params: not valid JSON")
 		return out
 	}
-	if err := handler.Validate(s.TaskParams); err != nil {
+	if err := engine.ValidateParams(handler, s.Target, s.TaskParams); err != nil {
 		for _, line := range taskParamsLines(err) {
 			add("task_params", params, "%s", line)
 		}

@@ -50,6 +50,32 @@ type Handler interface {
 	Handle(ctx context.Context, job *Job) (*Outcome, error)
 }
 
+// TargetValidator is an optional interface of a Handler whose task_params
+// depend on the schedule's target (alert schedules whose target starts with
+// "portfolio." run a pipeline instead of a rule). Validation calls
+// ValidateTarget instead of Validate; see [ValidateParams].
+type TargetValidator interface {
+	ValidateTarget(target string, taskParams json.RawMessage) error
+}
+
+// ValidateParams checks a schedule's task_params with its handler h,
+// passing the target to a [TargetValidator].
+func ValidateParams(h Handler, target string, taskParams json.RawMessage) error {
+	if tv, ok := h.(TargetValidator); ok {
+		return tv.ValidateTarget(target, taskParams)
+	}
+	return h.Validate(taskParams)
+}
+
+// Timeouter is an optional interface of a Handler that sets the time limit
+// of its jobs itself (script jobs: max(SCHEDULER_JOB_TIMEOUT,
+// timeout_seconds + 60 s), so that the script's own timeout fires first).
+// A zero duration leaves the engine's rule: the task_params timeout, else
+// Options.TypeTimeouts, else Options.JobTimeout.
+type Timeouter interface {
+	Timeout(job *Job) time.Duration
+}
+
 // Options tune an Engine; zero values take the documented defaults.
 type Options struct {
 	// NodeID identifies this instance as lease owner.
@@ -676,6 +702,11 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 		case h == nil:
 			err = permanent(fmt.Errorf("unknown job_type %q (no handler)", job.Schedule.JobType))
 		default:
+			if to, ok := h.(Timeouter); ok {
+				if d := to.Timeout(job); d > 0 {
+					timeout = d
+				}
+			}
 			jctx, cancel := context.WithTimeout(ctx, timeout)
 			out, err = safeHandle(jctx, h, job)
 			if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {

@@ -37,6 +37,8 @@ func scheduleKey(s *store.Schedule) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(s.JobType))
 	h.Write([]byte{0})
+	h.Write([]byte(s.Target))
+	h.Write([]byte{0})
 	h.Write([]byte(s.Cron))
 	h.Write([]byte{0})
 	h.Write([]byte(s.Timezone))
@@ -102,7 +104,7 @@ func Compile(s *store.Schedule, loc *time.Location, handlers map[string]Handler)
 	if !json.Valid(s.TaskParams) && len(s.TaskParams) > 0 {
 		return nil, JobOptions{}, fmt.Errorf("task_params: not valid JSON")
 	}
-	if err := h.Validate(s.TaskParams); err != nil {
+	if err := ValidateParams(h, s.Target, s.TaskParams); err != nil {
 		return nil, JobOptions{}, fmt.Errorf("task_params: %w", err)
 	}
 	return sched, ParseJobOptions(s.TaskParams), nil

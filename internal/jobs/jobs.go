@@ -45,6 +45,12 @@ type Deps struct {
 	// parent-death signal still kills a dead scheduler's scripts' main
 	// processes on Linux).
 	ScriptProcesses ScriptProcesses
+	// JobTimeout is SCHEDULER_JOB_TIMEOUT (0: 300 s). Script runs and
+	// portfolio pipeline runs get max(JobTimeout, their own timeout +
+	// 60 s) as the engine's limit (engine.Timeouter), so that their own
+	// timeout fires first; portfolio runs without timeout_seconds get
+	// JobTimeout as their own timeout.
+	JobTimeout time.Duration
 
 	// Market fetches bars for alert, screener and schedule/data_sync jobs
 	// (the process's one *marketdata.Client, so its cache is shared).
@@ -158,7 +164,8 @@ func (e *env) triggered(jobType string, n int) {
 }
 
 // Handlers returns the handler of every job type this build supports:
-// script and data_processing (pipeline scripts), alert, screener, schedule
+// script and data_processing (pipeline scripts), alert (rule alerts, and
+// the portfolio pipelines for targets "portfolio.*"), screener, schedule
 // (maintenance actions), backup (schedule action backup), report (run
 // summary) and notification (a fixed message).
 func Handlers(d Deps) map[string]engine.Handler {
@@ -168,7 +175,7 @@ func Handlers(d Deps) map[string]engine.Handler {
 	return map[string]engine.Handler{
 		"script":          sh,
 		"data_processing": sh,
-		"alert":           &alertHandler{env: e},
+		"alert":           &alertRoute{alert: &alertHandler{env: e}, portfolio: &portfolioHandler{sh: sh}},
 		"screener":        &screenerHandler{env: e},
 		"schedule":        sched,
 		"backup":          &backupHandler{sched: sched},
@@ -256,7 +263,8 @@ func killLeftoverOf(ctx context.Context, ps ScriptProcesses, runID int64, log *s
 // runInfo is what the script is told about its run, and where its process
 // group is recorded.
 func (h *scriptHandler) runInfo(ctx context.Context, job *engine.Job) script.RunInfo {
-	info := script.RunInfo{RunID: job.Run.ID, ScheduleID: job.Run.JobID, ScheduledFor: job.Run.ScheduledFor, Attempt: job.Run.Attempt}
+	info := script.RunInfo{RunID: job.Run.ID, ScheduleID: job.Run.JobID, ScheduledFor: job.Run.ScheduledFor, Attempt: job.Run.Attempt,
+		UserID: job.Schedule.UserID}
 	if info.ScheduleID == "" && job.Schedule.ScheduleID != 0 {
 		info.ScheduleID = strconv.FormatInt(job.Schedule.ScheduleID, 10)
 	}
@@ -283,8 +291,25 @@ func (h *scriptHandler) Validate(raw json.RawMessage) error {
 	return err
 }
 
+// Timeout implements engine.Timeouter: the old service's outer limit
+// max(SCHEDULER_JOB_TIMEOUT, timeout_seconds + 60 s), timeout_seconds
+// defaulting to 600, so a script without timeout_seconds may run 600 s
+// although SCHEDULER_JOB_TIMEOUT is 300.
+func (h *scriptHandler) Timeout(job *engine.Job) time.Duration {
+	var p struct {
+		TimeoutSeconds *float64 `json:"timeout_seconds"`
+	}
+	inner := time.Duration(script.DefaultTimeoutSeconds) * time.Second
+	if json.Unmarshal(job.Schedule.TaskParams, &p) == nil && p.TimeoutSeconds != nil && *p.TimeoutSeconds >= 1 {
+		inner = time.Duration(*p.TimeoutSeconds * float64(time.Second))
+	}
+	return h.env.outerTimeout(inner)
+}
+
 // Handle implements engine.Handler. The run result is the script.Result; a
-// non-zero exit or timeout fails the run with the stderr tail. The
+// non-zero exit fails the run with "Script exited with code N; stderr
+// tail: …", a timeout with the timeout and the stderr tail. The schedule's
+// user_id is passed as --user-id to the scripts that take it. The
 // notification_rules that match the result produce one job notification per
 // channel (job name, status, duration, result fields, error tail), written
 // with the run's completion; Result.NotificationSent says whether any was

@@ -53,7 +53,7 @@ func TestScriptRunIdentityAndLeftovers(t *testing.T) {
 	r := f.run(sc, 2) // fails (exit 3): retried
 	want := fmt.Sprintf("SCHEDULER_ATTEMPT=1\nSCHEDULER_RUN_ID=%d\nSCHEDULER_SCHEDULED_FOR=%s\nSCHEDULER_SCHEDULE_ID=%d\n",
 		r.ID, t0.UTC().Format(time.RFC3339), sc.ID)
-	if got := result(t, r)["stdout_tail"]; got != want {
+	if got := result(t, r)["stdout_preview"]; got != want {
 		t.Fatalf("first attempt's environment:\n%v\nwant:\n%s", got, want)
 	}
 	first, ok := procs.byID[r.ID]
@@ -84,7 +84,7 @@ func TestScriptRunIdentityAndLeftovers(t *testing.T) {
 	if left.ProcessState == nil || left.ProcessState.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("leftover ended with %v, want SIGKILL", left.ProcessState)
 	}
-	if got := result(t, r)["stdout_tail"]; got != strings.Replace(want, "SCHEDULER_ATTEMPT=1", "SCHEDULER_ATTEMPT=2", 1) {
+	if got := result(t, r)["stdout_preview"]; got != strings.Replace(want, "SCHEDULER_ATTEMPT=1", "SCHEDULER_ATTEMPT=2", 1) {
 		t.Fatalf("second attempt's environment:\n%v", got)
 	}
 	if second := procs.byID[r.ID]; second.PID == leftover.PID || second.PID <= 0 {

@@ -1,6 +1,7 @@
 // Package script runs pipeline-script jobs (job_type "data_processing" or
 // "script"): it validates their task_params, runs the script without a shell
 // inside a confined project root, and turns its output into a run result.
+// It also runs the framework's Python pipelines as modules ([RunModule]).
 //
 // # Confinement
 //
@@ -12,9 +13,12 @@
 //
 // # Interpreter
 //
-// A script whose resolved file name ends in ".py" runs as cfg.Python
-// (SCRIPT_PYTHON, default python3) with the script's absolute path as first
-// argument. Any other file (".sh" included)
+// A script whose resolved file name ends in ".py" runs as cfg.Python with
+// the script's absolute path as first argument. cfg.Python is SCRIPT_PYTHON
+// when set, else the project's virtualenv under the root
+// (".venv/bin/python", then "venv/bin/python"), else "python3" from PATH
+// (see [FindPython]); the old service ran scripts with its own
+// interpreter, which was the project's virtualenv. Any other file (".sh" included)
 // is executed directly and must therefore be executable and start with a
 // shebang line; no shell is ever involved, arguments are passed as argv.
 // The working directory is the root.
@@ -55,15 +59,25 @@
 // that group before the run is retried, after checking that a member still
 // carries the run's SCHEDULER_RUN_ID (process ids are reused).
 //
+// # Arguments
+//
+// The arguments are task_params.script_args, then "--user-id N" (N the
+// schedule's user_id) for the scripts that declare that option: those
+// listed in [Config.UserIDScripts] (SCRIPT_USER_ID_SCRIPTS, default
+// [DefaultUserIDScripts], the seven the old service knew), or any script
+// whose task_params.pass_user_id is true (false opts a listed one out).
+//
 // # Result line
 //
 // A script reports structured results by printing a line
 //
 //	__SCHEDULER_RESULT__: {"vix_current": 21.3}
 //
-// The last such line wins; its JSON object becomes [Result.ScriptResult].
-// A malformed last result line does not fail the run: the problem is
-// recorded in [Result.ResultError] and logged.
+// As in the old service the first such line whose JSON parses wins; its
+// object becomes [Result.ScriptResult]. When no result line parses, the
+// last malformed one gives ScriptResult {"parse_error": "...", "raw":
+// "<first 200 characters>"} (logged, the run does not fail). Without a
+// result line ScriptResult is {}.
 package script
 
 import (
@@ -79,27 +93,52 @@ import (
 
 // Environment variable names read by [ConfigFromEnv].
 const (
-	EnvRoot        = "SCRIPT_ROOT"
-	EnvAllowedDirs = "SCRIPT_ALLOWED_DIRS"
-	EnvPython      = "SCRIPT_PYTHON"
-	EnvKillGrace   = "SCRIPT_KILL_GRACE"
+	EnvRoot          = "SCRIPT_ROOT"
+	EnvAllowedDirs   = "SCRIPT_ALLOWED_DIRS"
+	EnvPython        = "SCRIPT_PYTHON"
+	EnvKillGrace     = "SCRIPT_KILL_GRACE"
+	EnvUserIDScripts = "SCRIPT_USER_ID_SCRIPTS"
 )
 
 // Defaults used by [ConfigFromEnv] when a variable is unset or empty.
 const (
-	// DefaultAllowedDirs is the allow-list when SCRIPT_ALLOWED_DIRS is unset:
-	// the pipeline scripts of the original project live under src/ (for
-	// example src/data/vix.py); scripts/ is the conventional place for
-	// operator scripts.
-	DefaultAllowedDirs = "src,scripts"
-	// DefaultPython is the interpreter for ".py" scripts.
+	// DefaultAllowedDirs is the allow-list when SCRIPT_ALLOWED_DIRS is
+	// unset: exactly the five directories the old service allowed
+	// (src/scheduler/scheduler_service.py, _ALLOWED_SCRIPT_DIRS).
+	DefaultAllowedDirs = "src/data,src/ml/pipeline,src/scheduler/scripts,src/screeners,src/strategy_pack"
+	// DefaultPython is the interpreter for ".py" scripts when SCRIPT_PYTHON
+	// is unset and the root has no virtualenv.
 	DefaultPython = "python3"
+	// DefaultTimeoutSeconds is a script's timeout when its task_params has
+	// no timeout_seconds (the old service's default).
+	DefaultTimeoutSeconds = 600
+	// UserIDNone is the SCRIPT_USER_ID_SCRIPTS value that appends
+	// --user-id to no script (unless its task_params.pass_user_id is true).
+	UserIDNone = "none"
 	// DefaultKillGrace is the time between SIGTERM and SIGKILL on timeout.
 	DefaultKillGrace = 5 * time.Second
 	// MaxKillGrace bounds SCRIPT_KILL_GRACE so a typo cannot keep a timed-out
 	// script alive for hours.
 	MaxKillGrace = 5 * time.Minute
 )
+
+// DefaultUserIDScripts are the scripts that get "--user-id N" when
+// SCRIPT_USER_ID_SCRIPTS is unset: the seven whose argparse declares the
+// option in the framework (the old service's _SCRIPTS_ACCEPTING_USER_ID);
+// any other script would exit 2 on the unknown option.
+var DefaultUserIDScripts = []string{
+	"src/ml/pipeline/p05_ai_selector/run_p05_scan.py",
+	"src/ml/pipeline/p06_emps2/run_emps2_scan.py",
+	"src/ml/pipeline/p10_emps3/run_emps3_scan.py",
+	"src/ml/pipeline/p17_penny_stocks/run_p17.py",
+	"src/ml/pipeline/p18_institutional_flow_tracker/run_p18_scan.py",
+	"src/ml/pipeline/p19_penny_intraday/run_p19.py",
+	"src/strategy_pack/run.py",
+}
+
+// venvPythons are the virtualenv interpreters looked for under the root,
+// in order, when SCRIPT_PYTHON is unset.
+var venvPythons = []string{".venv/bin/python", "venv/bin/python"}
 
 // Config is the operator's configuration for script jobs. Build it with
 // [ConfigFromEnv] or by hand; [ParseParams] and [Run] check it and return
@@ -110,13 +149,20 @@ type Config struct {
 	// directory. A relative Root is taken relative to the current directory.
 	Root string
 	// AllowedDirs are directories relative to Root (SCRIPT_ALLOWED_DIRS,
-	// comma-separated, default "src,scripts") under which scripts may live.
-	// "." allows the whole root.
+	// comma-separated, default [DefaultAllowedDirs]) under which scripts
+	// may live. "." allows the whole root.
 	AllowedDirs []string
-	// Python is the interpreter for ".py" scripts (SCRIPT_PYTHON, default
-	// "python3"): a path, or a name looked up in PATH when the script runs.
-	// It is one program name, not a command line. Empty means "python3".
+	// Python is the interpreter for ".py" scripts and modules: a path, or
+	// a name looked up in PATH when the script runs. It is one program
+	// name, not a command line. Empty means [FindPython] on Root.
 	Python string
+	// PythonSource says why Python was chosen ("SCRIPT_PYTHON", "the
+	// virtualenv under SCRIPT_ROOT", "default: ..."), for the start log.
+	PythonSource string
+	// UserIDScripts are script paths relative to Root that get "--user-id
+	// N" appended (SCRIPT_USER_ID_SCRIPTS). nil means
+	// [DefaultUserIDScripts]; an empty non-nil list means none.
+	UserIDScripts []string
 	// Env holds extra "KEY=value" entries added to the inherited environment
 	// of every script; they override inherited values.
 	Env []string
@@ -129,13 +175,15 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// ConfigFromEnv reads SCRIPT_ROOT, SCRIPT_ALLOWED_DIRS, SCRIPT_PYTHON and
-// SCRIPT_KILL_GRACE through getenv (typically os.Getenv). An unset or empty
-// variable takes its default (see the [Config] fields). SCRIPT_KILL_GRACE
-// accepts a Go duration ("2s", "500ms") or a number of seconds ("5").
+// ConfigFromEnv reads SCRIPT_ROOT, SCRIPT_ALLOWED_DIRS, SCRIPT_PYTHON,
+// SCRIPT_KILL_GRACE and SCRIPT_USER_ID_SCRIPTS through getenv (typically
+// os.Getenv). An unset or empty variable takes its default (see the
+// [Config] fields). SCRIPT_KILL_GRACE accepts a Go duration ("2s",
+// "500ms") or a number of seconds ("5"). SCRIPT_USER_ID_SCRIPTS is a
+// comma-separated list of script paths relative to the root, or "none".
 // An invalid value gives an error naming the variable and the value.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	cfg := Config{KillGrace: DefaultKillGrace, Python: DefaultPython}
+	cfg := Config{KillGrace: DefaultKillGrace}
 
 	root := strings.TrimSpace(getenv(EnvRoot))
 	if root == "" {
@@ -164,7 +212,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if strings.TrimSpace(py) == "" || strings.ContainsRune(py, 0) {
 			return Config{}, fmt.Errorf("%s=%q: not a program name", EnvPython, py)
 		}
-		cfg.Python = py
+		cfg.Python, cfg.PythonSource = py, EnvPython
+	} else {
+		cfg.Python, cfg.PythonSource = FindPython(cfg.Root)
+	}
+
+	if s := strings.TrimSpace(getenv(EnvUserIDScripts)); s != "" {
+		cfg.UserIDScripts, err = parseUserIDScripts(s)
+		if err != nil {
+			return Config{}, fmt.Errorf("%s=%q: %w", EnvUserIDScripts, s, err)
+		}
 	}
 
 	if g := strings.TrimSpace(getenv(EnvKillGrace)); g != "" {
@@ -174,6 +231,80 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// FindPython chooses the interpreter when SCRIPT_PYTHON is unset: the
+// project's virtualenv under root (".venv/bin/python", then
+// "venv/bin/python", the first that is an executable file; the path is
+// kept as it is, not resolved, so that Python finds its virtualenv), else
+// [DefaultPython] from PATH. It returns the interpreter and why it was
+// chosen.
+func FindPython(root string) (python, why string) {
+	if root != "" {
+		for _, rel := range venvPythons {
+			p := filepath.Join(root, rel)
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+				return p, fmt.Sprintf("the virtualenv under %s (%s unset)", EnvRoot, EnvPython)
+			}
+		}
+	}
+	return DefaultPython, fmt.Sprintf("default: %s unset and no %s under %s %s", EnvPython,
+		strings.Join(venvPythons, " or "), EnvRoot, root)
+}
+
+// parseUserIDScripts parses SCRIPT_USER_ID_SCRIPTS: script paths relative
+// to the root, comma-separated, or "none" (an empty, non-nil list).
+func parseUserIDScripts(s string) ([]string, error) {
+	out := []string{}
+	if strings.EqualFold(s, UserIDNone) {
+		return out, nil
+	}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		p, err := cleanScriptPath(item)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no script listed (%q lists none)", UserIDNone)
+	}
+	return out, nil
+}
+
+// cleanScriptPath checks that p is a relative path inside the root and
+// returns it cleaned, with forward slashes.
+func cleanScriptPath(p string) (string, error) {
+	if strings.ContainsRune(p, 0) {
+		return "", fmt.Errorf("script %q contains a NUL byte", p)
+	}
+	if filepath.IsAbs(p) {
+		return "", fmt.Errorf("script %q must be relative to %s", p, EnvRoot)
+	}
+	c := filepath.Clean(p)
+	if !filepath.IsLocal(c) {
+		return "", fmt.Errorf("script %q leaves %s", p, EnvRoot)
+	}
+	return filepath.ToSlash(c), nil
+}
+
+// userIDScript reports whether script path rel (relative to the root,
+// cleaned, forward slashes) is one of c.UserIDScripts.
+func (c Config) userIDScript(rel string) bool {
+	list := c.UserIDScripts
+	if list == nil {
+		list = DefaultUserIDScripts
+	}
+	for _, s := range list {
+		if filepath.ToSlash(filepath.Clean(s)) == rel {
+			return true
+		}
+	}
+	return false
 }
 
 // checkRoot makes root absolute and checks that it is an existing directory.
@@ -278,7 +409,12 @@ func (c Config) check() (Config, error) {
 	}
 	c.AllowedDirs = dirs
 	if c.Python == "" {
-		c.Python = DefaultPython
+		c.Python, c.PythonSource = FindPython(c.Root)
+	}
+	for i, s := range c.UserIDScripts {
+		if _, err := cleanScriptPath(s); err != nil {
+			return c, fmt.Errorf("script config: UserIDScripts[%d]: %w", i, err)
+		}
 	}
 	if c.KillGrace < 0 {
 		return c, fmt.Errorf("script config: KillGrace %s is negative", c.KillGrace)

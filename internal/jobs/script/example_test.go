@@ -59,7 +59,7 @@ func ExampleRun() {
 	}
 	fmt.Println("success:", res.Success, "exit code:", res.ExitCode)
 	fmt.Println("vix_current:", res.ScriptResult["vix_current"])
-	fmt.Printf("stdout tail: %q\n", res.StdoutTail)
+	fmt.Printf("stdout tail: %q\n", res.StdoutPreview)
 	fmt.Println("notify:", p.Rules.Channels(res))
 	// Output:
 	// success: true exit code: 0

@@ -42,6 +42,9 @@ type RunInfo struct {
 	ScheduledFor time.Time
 	// Attempt is the attempt number (SCHEDULER_ATTEMPT; omitted when 0).
 	Attempt int
+	// UserID is the schedule's user_id, passed as "--user-id N" to the
+	// scripts whose Params.UserIDArg is set (not when 0).
+	UserID int64
 	// OnStart, when set, is called once the script's process has started,
 	// before [RunWith] waits for it, with where its process group lives.
 	// Record it (with the run) so that an instance taking over the run

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -76,19 +77,28 @@ func (t *tail) String(chars int) string {
 	return string(b)
 }
 
-// resultScanner watches a stream line by line for the last result line.
-// It holds at most one line of MaxResultLineBytes in memory.
+// rawChars is how many characters of a malformed result line are kept in
+// script_result.raw (as the old service did).
+const rawChars = 200
+
+// resultScanner watches a stream line by line for result lines. The first
+// one whose JSON object parses wins and later ones are not even buffered;
+// until then the last malformed one is remembered. It holds at most one
+// line of MaxResultLineBytes in memory.
 type resultScanner struct {
-	line     []byte // current line, up to MaxResultLineBytes+1 bytes
-	overflow bool   // the current line is longer than the cap
-	found    bool   // a result line was seen
-	last     []byte // payload of the last complete result line (after the prefix)
-	lastLong bool   // the last result line exceeded the cap
+	line     []byte         // current line, up to MaxResultLineBytes+len(ResultPrefix) bytes
+	overflow bool           // the current line is longer than the cap
+	good     map[string]any // the first result line that parsed
+	bad      error          // why the last malformed result line did not parse
+	badRaw   string         // its first rawChars characters
 }
 
 // Write feeds stream bytes; it never fails.
 func (s *resultScanner) Write(p []byte) (int, error) {
 	n := len(p)
+	if s.good != nil {
+		return n, nil // the first good line won: nothing more to look at
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		chunk := p
@@ -108,7 +118,7 @@ func (s *resultScanner) Write(p []byte) (int, error) {
 // add appends part of a line. Once a line is known not to be a result line
 // its bytes are dropped.
 func (s *resultScanner) add(b []byte) {
-	if s.overflow {
+	if s.overflow || s.good != nil {
 		return
 	}
 	// A line that does not start with the prefix is not kept past it.
@@ -124,12 +134,22 @@ func (s *resultScanner) add(b []byte) {
 	s.line = append(s.line, b...)
 }
 
-// endLine finishes the current line.
+// endLine finishes the current line: a result line is decoded at once.
 func (s *resultScanner) endLine() {
-	if bytes.HasPrefix(s.line, []byte(ResultPrefix)) {
-		s.found = true
-		s.lastLong = s.overflow
-		s.last = append(s.last[:0], bytes.TrimSuffix(s.line[len(ResultPrefix):], []byte("\r"))...)
+	if s.good == nil && bytes.HasPrefix(s.line, []byte(ResultPrefix)) {
+		payload := bytes.TrimSpace(bytes.TrimSuffix(s.line[len(ResultPrefix):], []byte("\r")))
+		var m map[string]any
+		var err error
+		if s.overflow {
+			err = fmt.Errorf("result line longer than %d bytes", MaxResultLineBytes)
+		} else {
+			m, err = decodeResult(payload)
+		}
+		if err == nil {
+			s.good, s.bad, s.badRaw = m, nil, ""
+		} else {
+			s.bad, s.badRaw = err, firstChars(payload, rawChars)
+		}
 	}
 	s.line = s.line[:0]
 	s.overflow = false
@@ -142,15 +162,28 @@ func (s *resultScanner) finish() {
 	}
 }
 
-// result decodes the last result line: (nil, nil) when there was none.
+// result returns the script_result: the first result line that parsed;
+// else {"parse_error", "raw"} of the last malformed one (and its error);
+// else an empty object.
 func (s *resultScanner) result() (map[string]any, error) {
-	if !s.found {
-		return nil, nil
+	switch {
+	case s.good != nil:
+		return s.good, nil
+	case s.bad != nil:
+		return map[string]any{"parse_error": s.bad.Error(), "raw": s.badRaw}, s.bad
+	default:
+		return map[string]any{}, nil
 	}
-	if s.lastLong {
-		return nil, fmt.Errorf("result line longer than %d bytes", MaxResultLineBytes)
+}
+
+// firstChars returns the first n characters of b (invalid UTF-8 bytes
+// replaced).
+func firstChars(b []byte, n int) string {
+	r := []rune(strings.ToValidUTF8(string(b), "\uFFFD"))
+	if len(r) > n {
+		r = r[:n]
 	}
-	return decodeResult(s.last)
+	return string(r)
 }
 
 // decodeResult parses the JSON object of a result line. Numbers stay

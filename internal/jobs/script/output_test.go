@@ -56,18 +56,20 @@ func TestResultScanner(t *testing.T) {
 	tests := []struct {
 		name    string
 		chunks  []string
-		want    string // JSON of the result, "" for none
+		want    string // JSON of the result; with wantErr "" skips the comparison
 		wantErr string
 	}{
-		{"none", []string{"hello\nworld\n"}, "", ""},
+		{"none", []string{"hello\nworld\n"}, "{}", ""},
 		{"one", []string{"x\n__SCHEDULER_RESULT__: {\"a\": 1}\ny\n"}, `{"a":1}`, ""},
-		{"last wins", []string{"__SCHEDULER_RESULT__: {\"a\": 1}\n__SCHEDULER_RESULT__:{\"a\": 2}\n"}, `{"a":2}`, ""},
+		{"first wins", []string{"__SCHEDULER_RESULT__: {\"a\": 1}\n__SCHEDULER_RESULT__:{\"a\": 2}\n"}, `{"a":1}`, ""},
+		{"first that parses wins", []string{"__SCHEDULER_RESULT__: {oops\n__SCHEDULER_RESULT__: {\"a\": 2}\n__SCHEDULER_RESULT__: {\"a\": 3}\n"}, `{"a":2}`, ""},
+		{"last malformed when none parses", []string{"__SCHEDULER_RESULT__: {one\n__SCHEDULER_RESULT__: {two\n"}, `{"parse_error":"result line is not valid JSON: invalid character 't' looking for beginning of object key string","raw":"{two"}`, "not valid JSON"},
 		{"split across writes", []string{"__SCHEDU", "LER_RESULT__: {\"a\"", ": [1, 2]}", "\n"}, `{"a":[1,2]}`, ""},
 		{"no final newline, CRLF", []string{"__SCHEDULER_RESULT__: {\"a\": true}\r"}, `{"a":true}`, ""},
-		{"prefix not at line start", []string{"say __SCHEDULER_RESULT__: {\"a\": 1}\n"}, "", ""},
+		{"prefix not at line start", []string{"say __SCHEDULER_RESULT__: {\"a\": 1}\n"}, "{}", ""},
 		{"big integer kept", []string{"__SCHEDULER_RESULT__: {\"n\": 12345678901234567890}\n"}, `{"n":12345678901234567890}`, ""},
 		{"invalid JSON", []string{"__SCHEDULER_RESULT__: {oops}\n"}, "", "not valid JSON"},
-		{"last invalid overrides earlier valid", []string{"__SCHEDULER_RESULT__: {}\n__SCHEDULER_RESULT__: {\n"}, "", "not valid JSON"},
+		{"later invalid does not override earlier valid", []string{"__SCHEDULER_RESULT__: {}\n__SCHEDULER_RESULT__: {\n"}, "{}", ""},
 		{"array", []string{"__SCHEDULER_RESULT__: [1]\n"}, "", "JSON array, want an object"},
 		{"trailing data", []string{"__SCHEDULER_RESULT__: {} {}\n"}, "", "data after the JSON object"},
 		{"empty", []string{"__SCHEDULER_RESULT__:   \n"}, "", "no JSON object"},
@@ -85,6 +87,12 @@ func TestResultScanner(t *testing.T) {
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("%s: error = %v, want %q", tt.name, err, tt.wantErr)
+			}
+			if m["parse_error"] != err.Error() || m["raw"] == nil {
+				t.Errorf("%s: script_result = %v, want parse_error and raw", tt.name, m)
+			}
+			if b, _ := json.Marshal(m); tt.want != "" && string(b) != tt.want {
+				t.Errorf("%s: result = %s, want %s", tt.name, b, tt.want)
 			}
 			continue
 		}

@@ -17,15 +17,26 @@ import (
 // Params are the task_params of a script job:
 //
 //	{"script_path": "src/data/vix.py", "script_args": ["--days", "5"],
-//	 "timeout_seconds": 600, "notification_rules": {"conditions": [...]}}
+//	 "timeout_seconds": 600, "pass_user_id": true,
+//	 "notification_rules": {"conditions": [...]}}
 type Params struct {
 	// ScriptPath is task_params.script_path, relative to Config.Root.
 	ScriptPath string
 	// Args is task_params.script_args: plain strings passed as argv.
 	Args []string
-	// TimeoutSeconds is task_params.timeout_seconds; 0 (absent) means the
-	// caller's default, carried by the context given to [Run].
+	// TimeoutSeconds is task_params.timeout_seconds; [ParseParams] sets
+	// [DefaultTimeoutSeconds] when it is absent. 0 (in Params built by
+	// hand) means no timeout of the script's own: only the context given
+	// to [Run] limits it.
 	TimeoutSeconds int
+	// PassUserID is task_params.pass_user_id: nil when absent (then
+	// [Config.UserIDScripts] decides), true or false to opt the script in
+	// or out of "--user-id N".
+	PassUserID *bool
+	// UserIDArg says whether "--user-id N" is appended after Args (N =
+	// [RunInfo.UserID]): PassUserID when set, else whether the script is
+	// one of [Config.UserIDScripts]. [ParseParams] sets it.
+	UserIDArg bool
 	// Rules is task_params.notification_rules.
 	Rules Rules
 	// UnknownFields lists task_params keys this package does not know,
@@ -35,15 +46,16 @@ type Params struct {
 }
 
 // knownParams are the task_params keys of a script job.
-var knownParams = []string{"script_path", "script_args", "timeout_seconds", "notification_rules"}
+var knownParams = []string{"script_path", "script_args", "timeout_seconds", "pass_user_id", "notification_rules"}
 
 // ParseParams decodes and validates the task_params of a script job against
 // cfg. script_path must be relative, resolve (symbolic links included) to an
 // existing regular file inside cfg.Root and inside one of cfg.AllowedDirs,
-// and be executable unless it ends in ".py" (then cfg.Python must be found). script_args must be strings
-// without NUL bytes; timeout_seconds a whole number >= 1 when present;
-// notification_rules as described at [Rules]. Errors name the field and
-// the value, e.g.
+// and be executable unless it ends in ".py" (then cfg.Python must be
+// found). script_args must be strings without NUL bytes; timeout_seconds a
+// whole number >= 1 when present (default [DefaultTimeoutSeconds]);
+// pass_user_id true or false; notification_rules as described at [Rules].
+// Errors name the field and the value, e.g.
 //
 //	task_params.script_path: "../etc/passwd" resolves outside SCRIPT_ROOT
 func ParseParams(raw []byte, cfg Config) (Params, error) {
@@ -94,6 +106,16 @@ func ParseParams(raw []byte, cfg Config) (Params, error) {
 			return Params{}, fmt.Errorf("task_params.timeout_seconds: want a whole number of seconds >= 1, got %s", abbrev(rawT))
 		}
 		p.TimeoutSeconds = int(f)
+	} else {
+		p.TimeoutSeconds = DefaultTimeoutSeconds
+	}
+
+	if rawU, ok := fields["pass_user_id"]; ok && !isNull(rawU) {
+		var b bool
+		if err := json.Unmarshal(rawU, &b); err != nil {
+			return Params{}, fmt.Errorf("task_params.pass_user_id: want true or false, got %s", abbrev(rawU))
+		}
+		p.PassUserID = &b
 	}
 
 	if rawR, ok := fields["notification_rules"]; ok && !isNull(rawR) {
@@ -105,6 +127,11 @@ func ParseParams(raw []byte, cfg Config) (Params, error) {
 	resolved, err := p.validate(cfg)
 	if err != nil {
 		return Params{}, err
+	}
+	if p.PassUserID != nil {
+		p.UserIDArg = *p.PassUserID
+	} else {
+		p.UserIDArg = cfg.userIDScript(filepath.ToSlash(filepath.Clean(p.ScriptPath))) || cfg.userIDScript(relTo(cfg.Root, resolved))
 	}
 	if isPython(resolved) {
 		if _, err := exec.LookPath(cfg.Python); err != nil {
@@ -175,7 +202,8 @@ func resolveScript(cfg Config, sp string) (string, error) {
 		}
 	}
 	if !allowed {
-		return "", field("is not inside an allowed directory (%s=%s)", EnvAllowedDirs, strings.Join(cfg.AllowedDirs, ","))
+		return "", field("is not inside an allowed directory (%s=%s; add its directory to %s to allow it)",
+			EnvAllowedDirs, strings.Join(cfg.AllowedDirs, ","), EnvAllowedDirs)
 	}
 
 	fi, err := os.Stat(resolved)
@@ -189,6 +217,19 @@ func resolveScript(cfg Config, sp string) (string, error) {
 		return "", field("is not executable (only .py files run through %s; make it executable with a shebang line)", EnvPython)
 	}
 	return resolved, nil
+}
+
+// relTo returns resolved path p relative to root (symbolic links of root
+// resolved too), with forward slashes, or "" when it is not below root.
+func relTo(root, p string) string {
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	rel, err := filepath.Rel(root, p)
+	if err != nil || !filepath.IsLocal(rel) {
+		return ""
+	}
+	return filepath.ToSlash(rel)
 }
 
 // within reports whether path p equals dir or lies below it. Both must be

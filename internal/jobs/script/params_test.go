@@ -39,7 +39,7 @@ func TestParseParamsMinimalAndNulls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Args != nil || p.TimeoutSeconds != 0 || len(p.Rules.Conditions) != 0 {
+	if p.Args != nil || p.TimeoutSeconds != DefaultTimeoutSeconds || len(p.Rules.Conditions) != 0 || p.UserIDArg || p.PassUserID != nil {
 		t.Errorf("got %+v", p)
 	}
 }
@@ -95,7 +95,7 @@ func TestParseParamsRejects(t *testing.T) {
 		{`{"script_path": "/bin/sh"}`, `"/bin/sh" must be relative to SCRIPT_ROOT`},
 		{`{"script_path": "src/escape.sh"}`, `"src/escape.sh" resolves outside SCRIPT_ROOT`},
 		{`{"script_path": "src/outdir/evil.sh"}`, `"src/outdir/evil.sh" resolves outside SCRIPT_ROOT`},
-		{`{"script_path": "src/sideways.sh"}`, `"src/sideways.sh" is not inside an allowed directory (SCRIPT_ALLOWED_DIRS=src,scripts)`},
+		{`{"script_path": "src/sideways.sh"}`, `"src/sideways.sh" is not inside an allowed directory (SCRIPT_ALLOWED_DIRS=src,scripts; add its directory to SCRIPT_ALLOWED_DIRS to allow it)`},
 		{`{"script_path": "other/tool.sh"}`, `"other/tool.sh" is not inside an allowed directory`},
 		{`{"script_path": "src/nope.py"}`, `"src/nope.py" does not exist`},
 		{`{"script_path": "src/dir"}`, `"src/dir" is not a regular file`},
@@ -109,6 +109,8 @@ func TestParseParamsRejects(t *testing.T) {
 		{`{"script_path": "src/ok.sh", "timeout_seconds": -5}`, `got -5`},
 		{`{"script_path": "src/ok.sh", "timeout_seconds": 1.5}`, `got 1.5`},
 		{`{"script_path": "src/ok.sh", "timeout_seconds": "600"}`, `task_params.timeout_seconds: want a number of seconds, got "600"`},
+		{`{"script_path": "src/ok.sh", "pass_user_id": "yes"}`, `task_params.pass_user_id: want true or false, got "yes"`},
+		{`{"script_path": "src/ok.sh", "pass_user_id": 1}`, `task_params.pass_user_id: want true or false, got 1`},
 		{`{"script_path": "src/ok.sh", "notification_rules": {"conditions": [{"on": "sometimes", "channel": "email"}]}}`,
 			`task_params.notification_rules.conditions[0].on: "sometimes" is not one of success, failure, always`},
 	}

@@ -123,7 +123,7 @@ func TestRunCancelKillsProcessGroup(t *testing.T) {
 	if !errors.Is(o.err, context.Canceled) || !strings.HasPrefix(o.err.Error(), "script src/waiter.sh cancelled: context canceled") {
 		t.Errorf("error = %v", o.err)
 	}
-	if o.res.TimedOut || o.res.Success || o.res.ExitCode != -int(syscall.SIGTERM) || o.res.StderrTail != "started\n" {
+	if o.res.TimedOut || o.res.Success || o.res.ExitCode != -int(syscall.SIGTERM) || o.res.StderrPreview != "started\n" {
 		t.Errorf("result = %+v", o.res)
 	}
 	assertGone(t, child)

@@ -13,21 +13,23 @@ import (
 	"time"
 )
 
-// Result is what a script run records in job_schedule_runs.result.
+// Result is what a script run records in job_schedule_runs.result. The
+// first six keys are the old service's; timed_out and duration_ms are
+// ours.
 type Result struct {
 	// Success is true when the script exited with status 0 in time.
 	Success bool `json:"success"`
 	// ExitCode is the exit status; -N when the script died of signal N
 	// (as Python's subprocess reports it); -1 when it could not start.
 	ExitCode int `json:"exit_code"`
-	// ScriptResult is the JSON object of the last __SCHEDULER_RESULT__ line.
-	ScriptResult map[string]any `json:"script_result,omitempty"`
-	// ResultError says why the last result line could not be used.
-	ResultError string `json:"result_error,omitempty"`
-	// StdoutTail holds the last 500 characters of stdout.
-	StdoutTail string `json:"stdout_tail"`
-	// StderrTail holds the last 2000 characters of stderr.
-	StderrTail string `json:"stderr_tail"`
+	// ScriptResult is the JSON object of the first __SCHEDULER_RESULT__
+	// line that parsed; {"parse_error": ..., "raw": ...} when none did;
+	// {} when there was none. Nil only when the script did not run.
+	ScriptResult map[string]any `json:"script_result"`
+	// StdoutPreview holds the last 500 characters of stdout.
+	StdoutPreview string `json:"stdout_preview"`
+	// StderrPreview holds the last 2000 characters of stderr.
+	StderrPreview string `json:"stderr_preview"`
 	// NotificationSent is always false from [Run]: notifications are
 	// chosen with [Rules.Channels] and sent by the caller, which sets it.
 	NotificationSent bool `json:"notification_sent"`
@@ -35,6 +37,40 @@ type Result struct {
 	TimedOut bool `json:"timed_out,omitempty"`
 	// DurationMS is the wall time from start to exit in milliseconds.
 	DurationMS int64 `json:"duration_ms"`
+}
+
+// ErrorTailChars is how much of the stderr tail an [ExitError] message
+// carries (the old service's error text kept 500 characters).
+const ErrorTailChars = 500
+
+// ExitError is the error of a script or module that ran and exited with a
+// non-zero status (or died of a signal: Code -N).
+type ExitError struct {
+	// Code is the exit status, -N for signal N.
+	Code int
+	// StderrTail is the end of stderr (at most StderrTailChars).
+	StderrTail string
+}
+
+// Error is the old service's failed-run text: "Script exited with code N;
+// stderr tail: <last 500 characters of stderr>".
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("Script exited with code %d; stderr tail: %s", e.Code, e.Tail(ErrorTailChars))
+}
+
+// Tail returns the last n characters of the stderr tail, without trailing
+// white space.
+func (e *ExitError) Tail(n int) string {
+	return lastRunes(strings.TrimRight(e.StderrTail, " \t\r\n"), n)
+}
+
+// lastRunes returns the last n characters of s.
+func lastRunes(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		r = r[len(r)-n:]
+	}
+	return string(r)
 }
 
 // errScriptTimeout is the cancellation cause of the timeout Run sets from
@@ -58,13 +94,13 @@ const drainTimeout = 2 * time.Second
 // cause). In both cases the whole process group gets SIGTERM, then SIGKILL
 // after cfg.KillGrace.
 //
-// A non-zero exit returns an error "script src/x.py exited with status 2:
-// <stderr tail>". A failed run still returns the Result with everything
-// known (tails, exit code, script result). Invalid params or config return
-// an error and a Result with ExitCode -1.
+// A non-zero exit returns an [*ExitError]: "Script exited with code 2;
+// stderr tail: <stderr tail>". A failed run still returns the Result with
+// everything known (tails, exit code, script result). Invalid params or
+// config return an error and a Result with ExitCode -1.
 //
 // Run is [RunWith] without a RunInfo: the script gets no SCHEDULER_*
-// variables.
+// variables and no --user-id.
 func Run(ctx context.Context, cfg Config, p Params) (Result, error) {
 	return RunWith(ctx, cfg, p, RunInfo{})
 }
@@ -72,7 +108,9 @@ func Run(ctx context.Context, cfg Config, p Params) (Result, error) {
 // RunWith is [Run] for one identified run: the script's environment also
 // carries SCHEDULER_RUN_ID, SCHEDULER_SCHEDULE_ID, SCHEDULER_SCHEDULED_FOR
 // and SCHEDULER_ATTEMPT from info (they override inherited values and
-// Config.Env), and info.OnStart learns where its process group lives.
+// Config.Env), info.OnStart learns where its process group lives, and
+// "--user-id info.UserID" follows the arguments when p.UserIDArg is set
+// and info.UserID > 0.
 //
 // On Linux the script's main process is killed by the kernel when the
 // scheduler dies, even by SIGKILL (parent-death signal); what it started
@@ -90,44 +128,75 @@ func RunWith(ctx context.Context, cfg Config, p Params, info RunInfo) (Result, e
 	if err != nil {
 		return res, err
 	}
+	args := append([]string{resolved}, p.Args...)
+	if p.UserIDArg && info.UserID > 0 {
+		args = append(args, "--user-id", strconv.FormatInt(info.UserID, 10))
+	}
+	sp := spec{label: "script " + p.ScriptPath, timeout: p.TimeoutSeconds, argv: args}
+	if isPython(resolved) {
+		sp.python = true
+	}
+	res, _, err = run(ctx, cfg, sp, info)
+	return res, err
+}
 
+// spec is one process to run: argv[0] is the program, unless python is
+// set, then argv follows cfg.Python.
+type spec struct {
+	label   string // "script src/x.py", "module src.portfolio.pnl_alert": names it in errors
+	argv    []string
+	python  bool
+	timeout int // seconds, 0: only ctx
+	stdout  int // characters of stdout's end to return besides the preview (0: none)
+}
+
+// run starts sp in its own process group with cwd cfg.Root, waits for it
+// and returns the Result, the last sp.stdout characters of stdout and the
+// error (timeout, cancellation, [*ExitError], or a start failure).
+func run(ctx context.Context, cfg Config, sp spec, info RunInfo) (Result, string, error) {
+	res := Result{ExitCode: -1}
 	start := time.Now()
 	parent := ctx
-	if p.TimeoutSeconds > 0 {
+	if sp.timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(p.TimeoutSeconds)*time.Second, errScriptTimeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(sp.timeout)*time.Second, errScriptTimeout)
 		defer cancel()
 	}
 	// Refuse to start when already cancelled: exec would start the process
 	// and kill it at once.
 	if ctx.Err() != nil {
-		return res, interruptError(ctx, parent, p, start)
+		return res, "", interruptError(ctx, parent, sp, start)
 	}
 
-	argv := []string{resolved}
+	argv := sp.argv
 	env := os.Environ()
-	if isPython(resolved) {
+	if sp.python {
 		py, err := exec.LookPath(cfg.Python)
 		if err != nil {
-			return res, fmt.Errorf("%s %q: %w", EnvPython, cfg.Python, err)
+			return res, "", fmt.Errorf("%s %q: %w", EnvPython, cfg.Python, err)
 		}
-		argv = []string{py, resolved}
+		argv = append([]string{py}, argv...)
 		env = append([]string{"PYTHONUNBUFFERED=1"}, env...)
 	}
-	argv = append(argv, p.Args...)
 	env = append(env, cfg.Env...)
 	env = append(env, info.env()...) // last: exec keeps the last of duplicate keys
 
 	stdoutTail, stderrTail := newTail(StdoutTailChars), newTail(StderrTailChars)
+	var stdout io.Writer = stdoutTail
+	var captured *tail
+	if sp.stdout > 0 {
+		captured = newTail(sp.stdout)
+		stdout = io.MultiWriter(stdoutTail, captured)
+	}
 	scanner := &resultScanner{}
 	outR, outW, err := os.Pipe()
 	if err != nil {
-		return res, fmt.Errorf("script %s: stdout pipe: %w", p.ScriptPath, err)
+		return res, "", fmt.Errorf("%s: stdout pipe: %w", sp.label, err)
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		closeAll(outR, outW)
-		return res, fmt.Errorf("script %s: stderr pipe: %w", p.ScriptPath, err)
+		return res, "", fmt.Errorf("%s: stderr pipe: %w", sp.label, err)
 	}
 
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -142,13 +211,13 @@ func RunWith(ctx context.Context, cfg Config, p Params, info RunInfo) (Result, e
 	release, err := startProcess(cmd)
 	if err != nil {
 		closeAll(outR, outW, errR, errW)
-		return res, fmt.Errorf("script %s: start: %w", p.ScriptPath, err)
+		return res, "", fmt.Errorf("%s: start: %w", sp.label, err)
 	}
 	closeAll(outW, errW) // the child holds its own copies
-	cfg.Logger.Debug("script started", "script", p.ScriptPath, "pid", cmd.Process.Pid, "args", len(p.Args), "run_id", info.RunID)
+	cfg.Logger.Debug("script started", "what", sp.label, "pid", cmd.Process.Pid, "args", len(argv)-1, "run_id", info.RunID)
 
 	var readers sync.WaitGroup
-	readers.Go(func() { copyQuiet(io.MultiWriter(stdoutTail, scanner), outR) })
+	readers.Go(func() { copyQuiet(io.MultiWriter(stdout, scanner), outR) })
 	readers.Go(func() { copyQuiet(stderrTail, errR) })
 	if info.OnStart != nil {
 		info.OnStart(newProcess(cmd.Process.Pid, start))
@@ -171,52 +240,51 @@ func RunWith(ctx context.Context, cfg Config, p Params, info RunInfo) (Result, e
 	closeAll(outR, errR)
 	scanner.finish()
 
-	res.StdoutTail = stdoutTail.String(StdoutTailChars)
-	res.StderrTail = stderrTail.String(StderrTailChars)
-	if sr, rerr := scanner.result(); rerr != nil {
-		res.ResultError = rerr.Error()
-		cfg.Logger.Warn("script result line unusable", "script", p.ScriptPath, "err", rerr)
-	} else {
-		res.ScriptResult = sr
+	res.StdoutPreview = stdoutTail.String(StdoutTailChars)
+	res.StderrPreview = stderrTail.String(StderrTailChars)
+	var out string
+	if captured != nil {
+		out = captured.String(sp.stdout)
+	}
+	sr, rerr := scanner.result()
+	res.ScriptResult = sr
+	if rerr != nil {
+		cfg.Logger.Warn("script result line unusable", "what", sp.label, "err", rerr)
 	}
 
 	if ps := cmd.ProcessState; ps != nil {
 		res.ExitCode = exitCode(ps)
 	}
 	if group.wasInterrupted() {
-		ierr := interruptError(ctx, parent, p, start)
+		ierr := interruptError(ctx, parent, sp, start)
 		res.TimedOut = errors.Is(ierr, context.DeadlineExceeded)
-		return res, withStderr(ierr, res.StderrTail)
+		return res, out, withStderr(ierr, res.StderrPreview)
 	}
 	if cmd.ProcessState == nil {
-		return res, fmt.Errorf("script %s: %w", p.ScriptPath, err)
+		return res, out, fmt.Errorf("%s: %w", sp.label, err)
 	}
 	if res.ExitCode != 0 {
-		status := "status " + strconv.Itoa(res.ExitCode)
-		if res.ExitCode < 0 {
-			status = "signal " + strconv.Itoa(-res.ExitCode)
-		}
-		return res, withStderr(fmt.Errorf("script %s exited with %s", p.ScriptPath, status), res.StderrTail)
+		return res, out, &ExitError{Code: res.ExitCode, StderrTail: res.StderrPreview}
 	}
 	res.Success = true
-	return res, nil
+	return res, out, nil
 }
 
 // interruptError describes why ctx ended: the script's own timeout, the
 // caller's deadline, or a cancellation.
-func interruptError(ctx, parent context.Context, p Params, start time.Time) error {
+func interruptError(ctx, parent context.Context, sp spec, start time.Time) error {
 	cause := context.Cause(ctx)
 	switch {
 	case errors.Is(cause, errScriptTimeout):
-		return &timeoutError{fmt.Sprintf("script %s timed out after %d s", p.ScriptPath, p.TimeoutSeconds)}
+		return &timeoutError{fmt.Sprintf("%s timed out after %d s", sp.label, sp.timeout)}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		n := "?"
 		if dl, ok := parent.Deadline(); ok {
 			n = formatSeconds(dl.Sub(start))
 		}
-		return &timeoutError{fmt.Sprintf("script %s timed out after %s s", p.ScriptPath, n)}
+		return &timeoutError{fmt.Sprintf("%s timed out after %s s", sp.label, n)}
 	default:
-		return fmt.Errorf("script %s cancelled: %w", p.ScriptPath, cause)
+		return fmt.Errorf("%s cancelled: %w", sp.label, cause)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -20,8 +21,8 @@ func TestRunResultLineAndArgs(t *testing.T) {
 	cfg := testRoot(t)
 	writeScript(t, cfg.Root, "scripts/job.sh", `#!/bin/sh
 for a in "$@"; do printf '<%s>\n' "$a"; done
-echo '__SCHEDULER_RESULT__: {"rows": 1}'
 echo '__SCHEDULER_RESULT__: {"rows": 42, "ok": true, "name": "vix"}'
+echo '__SCHEDULER_RESULT__: {"rows": 1}'
 echo done
 `)
 	args := []string{"two words", "$(touch pwned)", "*", `"quoted"`, "; rm -rf /", ""}
@@ -33,13 +34,13 @@ echo done
 		t.Errorf("Success=%v ExitCode=%d", res.Success, res.ExitCode)
 	}
 	want := "<two words>\n<$(touch pwned)>\n<*>\n<\"quoted\">\n<; rm -rf />\n<>\n"
-	if !strings.HasPrefix(res.StdoutTail, want) {
-		t.Errorf("arguments not passed verbatim; stdout:\n%s", res.StdoutTail)
+	if !strings.HasPrefix(res.StdoutPreview, want) {
+		t.Errorf("arguments not passed verbatim; stdout:\n%s", res.StdoutPreview)
 	}
 	if got, _ := json.Marshal(res.ScriptResult); string(got) != `{"name":"vix","ok":true,"rows":42}` {
 		t.Errorf("ScriptResult = %s", got)
 	}
-	if res.ResultError != "" || res.StderrTail != "" || res.NotificationSent {
+	if res.StderrPreview != "" || res.NotificationSent {
 		t.Errorf("unexpected %+v", res)
 	}
 	if _, err := exec.LookPath("touch"); err == nil {
@@ -56,7 +57,7 @@ func TestRunInvalidResultLineIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Success || res.ScriptResult != nil || !strings.Contains(res.ResultError, "not valid JSON") {
+	if !res.Success || !strings.Contains(fmt.Sprint(res.ScriptResult["parse_error"]), "not valid JSON") || res.ScriptResult["raw"] != `{"a": }` {
 		t.Errorf("got %+v", res)
 	}
 }
@@ -77,16 +78,18 @@ echo END-ERR >&2
 exit 3
 `)
 	res, err := Run(context.Background(), cfg, Params{ScriptPath: "src/loud.sh"})
-	if err == nil || !strings.Contains(err.Error(), "script src/loud.sh exited with status 3: ") || !strings.HasSuffix(err.Error(), "END-ERR") {
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 3 || !strings.HasPrefix(err.Error(), "Script exited with code 3; stderr tail: xxx") ||
+		!strings.HasSuffix(err.Error(), "END-ERR") || utf8.RuneCountInString(err.Error()) != len("Script exited with code 3; stderr tail: ")+ErrorTailChars {
 		t.Fatalf("error = %v", err)
 	}
 	if res.Success || res.ExitCode != 3 {
 		t.Errorf("Success=%v ExitCode=%d", res.Success, res.ExitCode)
 	}
-	if n := utf8.RuneCountInString(res.StdoutTail); n != StdoutTailChars || !utf8.ValidString(res.StdoutTail) || !strings.HasSuffix(res.StdoutTail, "ééEND-OUT\n") {
-		t.Errorf("stdout tail: %d chars, valid=%v, ends %q", n, utf8.ValidString(res.StdoutTail), res.StdoutTail[len(res.StdoutTail)-20:])
+	if n := utf8.RuneCountInString(res.StdoutPreview); n != StdoutTailChars || !utf8.ValidString(res.StdoutPreview) || !strings.HasSuffix(res.StdoutPreview, "ééEND-OUT\n") {
+		t.Errorf("stdout tail: %d chars, valid=%v, ends %q", n, utf8.ValidString(res.StdoutPreview), res.StdoutPreview[len(res.StdoutPreview)-20:])
 	}
-	if n := utf8.RuneCountInString(res.StderrTail); n != StderrTailChars || !strings.HasSuffix(res.StderrTail, "xxEND-ERR\n") {
+	if n := utf8.RuneCountInString(res.StderrPreview); n != StderrTailChars || !strings.HasSuffix(res.StderrPreview, "xxEND-ERR\n") {
 		t.Errorf("stderr tail: %d chars", n)
 	}
 }
@@ -95,10 +98,10 @@ func TestRunNonZeroExit(t *testing.T) {
 	cfg := testRoot(t)
 	writeScript(t, cfg.Root, "src/fail.sh", "#!/bin/sh\necho partial\necho 'Traceback: boom' >&2\nexit 2\n")
 	res, err := Run(context.Background(), cfg, Params{ScriptPath: "src/fail.sh"})
-	if err == nil || err.Error() != "script src/fail.sh exited with status 2: Traceback: boom" {
+	if err == nil || err.Error() != "Script exited with code 2; stderr tail: Traceback: boom" {
 		t.Errorf("error = %v", err)
 	}
-	if res.Success || res.ExitCode != 2 || res.StdoutTail != "partial\n" || res.StderrTail != "Traceback: boom\n" {
+	if res.Success || res.ExitCode != 2 || res.StdoutPreview != "partial\n" || res.StderrPreview != "Traceback: boom\n" {
 		t.Errorf("result = %+v", res)
 	}
 }
@@ -107,7 +110,7 @@ func TestRunKilledBySignal(t *testing.T) {
 	cfg := testRoot(t)
 	writeScript(t, cfg.Root, "src/suicide.sh", "#!/bin/sh\nkill -9 $$\n")
 	res, err := Run(context.Background(), cfg, Params{ScriptPath: "src/suicide.sh"})
-	if err == nil || !strings.Contains(err.Error(), "exited with signal 9") || res.ExitCode != -9 {
+	if err == nil || err.Error() != "Script exited with code -9; stderr tail: " || res.ExitCode != -9 {
 		t.Errorf("ExitCode=%d error=%v", res.ExitCode, err)
 	}
 }
@@ -129,8 +132,8 @@ echo "pwd=$(pwd -P)"
 	}
 	root, _ := filepath.EvalSymlinks(cfg.Root)
 	want := "inherited=from-parent\nextra=extra value\noverridden=config\npwd=" + root + "\n"
-	if res.StdoutTail != want {
-		t.Errorf("stdout:\n%s\nwant:\n%s", res.StdoutTail, want)
+	if res.StdoutPreview != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", res.StdoutPreview, want)
 	}
 }
 
@@ -155,14 +158,14 @@ print("__SCHEDULER_RESULT__: " + json.dumps({"vix_current": 21.5, "args": sys.ar
 	}
 	res, err := Run(context.Background(), cfg, p)
 	if err != nil {
-		t.Fatalf("%v (stderr %q)", err, res.StderrTail)
+		t.Fatalf("%v (stderr %q)", err, res.StderrPreview)
 	}
 	got, _ := json.Marshal(res.ScriptResult)
 	if string(got) != `{"args":["--days","5"],"source":"test","unbuffered":"1","vix_current":21.5}` {
 		t.Errorf("ScriptResult = %s", got)
 	}
-	if res.StderrTail != "loading\n" {
-		t.Errorf("stderr = %q", res.StderrTail)
+	if res.StderrPreview != "loading\n" {
+		t.Errorf("stderr = %q", res.StderrPreview)
 	}
 	if ch := p.Rules.Channels(res); !slices.Equal(ch, []string{"email"}) {
 		t.Errorf("channels = %q", ch)
@@ -238,7 +241,7 @@ func TestResultJSONFieldNames(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"success", "exit_code", "script_result", "stdout_tail", "stderr_tail", "notification_sent", "duration_ms"} {
+	for _, k := range []string{"success", "exit_code", "script_result", "stdout_preview", "stderr_preview", "notification_sent", "duration_ms"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("result JSON %s lacks %q", b, k)
 		}
