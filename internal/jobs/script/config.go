@@ -25,7 +25,12 @@
 //
 // # Environment
 //
-// The script inherits the scheduler's environment, then [Config.Env] is
+// The script inherits only what it needs of the scheduler's environment
+// (PATH, HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ, TMPDIR, PYTHON*,
+// VIRTUAL_ENV) and what [Config.Passthrough] (SCRIPT_ENV_PASSTHROUGH)
+// names: the scheduler's own secrets (DATABASE_URL, API_TOKEN,
+// TELEGRAM_BOT_TOKEN, SMTP_PASSWORD, …) never reach a script unless named
+// there. The old service passed its whole environment. Then [Config.Env] is
 // applied on top (later entries win). Python scripts also get
 // PYTHONUNBUFFERED=1 unless the environment sets it, so their output up to a
 // timeout is not lost in a buffer. task_params cannot set environment
@@ -163,6 +168,11 @@ type Config struct {
 	// N" appended (SCRIPT_USER_ID_SCRIPTS). nil means
 	// [DefaultUserIDScripts]; an empty non-nil list means none.
 	UserIDScripts []string
+	// Passthrough names further variables of the scheduler's environment
+	// that scripts receive (SCRIPT_ENV_PASSTHROUGH; a trailing "*" is a
+	// prefix). By default they get only PATH, HOME, USER, LOGNAME, LANG,
+	// LANGUAGE, LC_*, TZ, TMPDIR, PYTHON* and VIRTUAL_ENV.
+	Passthrough []string
 	// Env holds extra "KEY=value" entries added to the inherited environment
 	// of every script; they override inherited values.
 	Env []string
@@ -217,6 +227,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		cfg.Python, cfg.PythonSource = FindPython(cfg.Root)
 	}
 
+	if s := strings.TrimSpace(getenv(EnvPassthrough)); s != "" {
+		if cfg.Passthrough, err = parsePassthrough(s); err != nil {
+			return Config{}, fmt.Errorf("%s=%q: %w", EnvPassthrough, s, err)
+		}
+	}
 	if s := strings.TrimSpace(getenv(EnvUserIDScripts)); s != "" {
 		cfg.UserIDScripts, err = parseUserIDScripts(s)
 		if err != nil {

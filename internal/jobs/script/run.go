@@ -169,7 +169,7 @@ func run(ctx context.Context, cfg Config, sp spec, info RunInfo) (Result, string
 	}
 
 	argv := sp.argv
-	env := os.Environ()
+	env := cfg.inherited()
 	if sp.python {
 		py, err := exec.LookPath(cfg.Python)
 		if err != nil {

@@ -119,6 +119,7 @@ func TestRunEnvAndWorkingDirectory(t *testing.T) {
 	cfg := testRoot(t)
 	t.Setenv("SCRIPT_TEST_INHERITED", "from-parent")
 	t.Setenv("SCRIPT_TEST_OVERRIDDEN", "parent")
+	cfg.Passthrough = []string{"SCRIPT_TEST_*"} // inherited only when named
 	cfg.Env = []string{"SCRIPT_TEST_EXTRA=extra value", "SCRIPT_TEST_OVERRIDDEN=config"}
 	writeScript(t, cfg.Root, "src/env.sh", `#!/bin/sh
 echo "inherited=$SCRIPT_TEST_INHERITED"
