@@ -54,6 +54,16 @@ func (s *DB) ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, 
 	return out, nil
 }
 
+// RunningOf implements Store.
+func (s *DB) RunningOf(ctx context.Context, owner string, limit int) ([]Run, error) {
+	out, err := collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs
+		WHERE status = 'running' AND lease_owner = $1 ORDER BY id LIMIT $2`, owner, limit))
+	if err != nil {
+		return nil, fmt.Errorf("running runs of %s: %w", owner, err)
+	}
+	return out, nil
+}
+
 // ReleaseRuns implements Store.
 //
 // A released cron fire (first attempt) that is the last of its schedule's
