@@ -112,7 +112,7 @@ func TestChaos(t *testing.T) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() || os.Getenv("CHAOS_KEEP") == "1" {
-			t.Logf("work directory kept: %s (instance logs *.log, script log runs.log)", dir)
+			t.Logf("work directory kept: %s (instance logs *.log, script log runs.log, on failure the run rows runs-db.txt)", dir)
 			return
 		}
 		os.RemoveAll(dir)

@@ -413,6 +413,14 @@ func (s *scenario) check(ctx context.Context, windowStart, windowEnd, stopAt tim
 			strings.Count(text, "level=ERROR"), strings.Count(text, "level=WARN")))
 	}
 
+	if t.Failed() {
+		var dump strings.Builder
+		for _, r := range runs {
+			fmt.Fprintf(&dump, "schedule %d %s\n", r.schedule, r)
+		}
+		_ = os.WriteFile(s.dir+"/runs-db.txt", []byte(dump.String()), 0o644)
+	}
+
 	// Summary.
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n=== chaos summary (%s, %d schedules, 3 instances) ===\n", time.Since(s.start).Round(time.Second), len(scheduleIDs))

@@ -109,7 +109,16 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 		if owner != "" {
 			// The last instance to stop also takes back fires that other
 			// instances released and nobody started: nothing stays
-			// pending that a start would have to run late.
+			// pending that a start would have to run late. Instances
+			// stopping at the same time take turns (the node rows'
+			// locks), so that the last of them sees the others stopped:
+			// without it each counted the others alive and none took
+			// back the fires the others left unowned.
+			if s.d.name == "postgres" {
+				if _, err := s.exec(ctx, tx, `SELECT node_id FROM scheduler_nodes ORDER BY node_id FOR UPDATE`); err != nil {
+					return fmt.Errorf("lock instances: %w", err)
+				}
+			}
 			var others int
 			if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM scheduler_nodes WHERE node_id <> $1 AND expires_at >= $2`,
 				owner, s.ts(now)).Scan(&others); err != nil {
