@@ -207,10 +207,10 @@ func (s *scenario) cycle(c int) {
 	n := len(s.insts)
 
 	time.Sleep(gap)
-	victim := s.insts[c%n]
+	victim := s.busiest(s.insts[c%n], "")
 	victim.signal(t, syscall.SIGKILL)
 	s.kills[victim.name] = append(s.kills[victim.name], time.Now())
-	s.note(victim.name, "kill -9 %s", victim.name)
+	s.note(victim.name, "kill -9 %s (the instance owning most runs)", victim.name)
 	_ = victim.wait(t, 10*time.Second)
 	time.Sleep(killedFor)
 	victim.start(t)
@@ -218,7 +218,7 @@ func (s *scenario) cycle(c int) {
 	s.note(victim.name, "%s restarted and ready", victim.name)
 
 	time.Sleep(gap)
-	victim = s.insts[(c+1)%n]
+	victim = s.busiest(s.insts[(c+1)%n], victim.name)
 	victim.signal(t, syscall.SIGTERM)
 	s.stops[victim.name] = append(s.stops[victim.name], time.Now())
 	s.note(victim.name, "SIGTERM %s", victim.name)
@@ -242,6 +242,31 @@ func (s *scenario) cycle(c int) {
 	s.note("", "overload over")
 }
 
+// busiest returns the instance that owns the most runs (running, or
+// claimed ahead) now, other than the one named exclude; fallback when the
+// database cannot say. A fault hits hardest there.
+func (s *scenario) busiest(fallback *instance, exclude string) *instance {
+	rows, err := s.db.Query(`SELECT lease_owner, COUNT(*) FROM job_schedule_runs
+		WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running') GROUP BY lease_owner ORDER BY 2 DESC`)
+	if err != nil {
+		return fallback
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var owner string
+		var n int
+		if rows.Scan(&owner, &n) != nil {
+			break
+		}
+		for _, in := range s.insts {
+			if in.name == owner && owner != exclude && in.alive() {
+				return in
+			}
+		}
+	}
+	return fallback
+}
+
 // outage stops PostgreSQL for outageFor (when this machine's cluster can be
 // controlled), then measures how long each instance takes to answer /readyz
 // with 200 after the database accepts connections again.
@@ -256,22 +281,38 @@ func (s *scenario) outage() {
 		return
 	}
 	s.waitQuietServer()
-	stopped, err := s.pg.outage(t, outageFor)
+	stopped, done, err := s.pg.outage(t, outageFor)
 	if err != nil {
 		t.Fatalf("PostgreSQL outage: %v", err)
 	}
 	s.timeline = append(s.timeline, event{at: stopped, what: "PostgreSQL stopped"})
 	t.Logf("+%6.1fs PostgreSQL stopped", stopped.Sub(s.start).Seconds())
-	s.note("", "PostgreSQL start command returned")
-	deadline := time.Now().Add(time.Minute)
-	for !s.pg.accepting() {
-		if time.Now().After(deadline) {
-			t.Fatalf("PostgreSQL not accepting connections a minute after its start")
+	// While it is down: every instance must say it is not ready.
+	notReady := map[*instance]time.Duration{}
+	var back time.Time
+	for back.IsZero() {
+		for _, in := range s.insts {
+			if _, seen := notReady[in]; !seen && in.readyStatus() != 200 {
+				notReady[in] = time.Since(stopped)
+			}
 		}
-		time.Sleep(20 * time.Millisecond)
+		if s.pg.accepting() {
+			back = time.Now()
+			break
+		}
+		if time.Since(stopped) > outageFor+time.Minute {
+			t.Fatalf("PostgreSQL not accepting connections a minute after its planned start")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	back := time.Now()
 	s.note("", "PostgreSQL accepting connections (down %.1fs)", back.Sub(stopped).Seconds())
+	for _, in := range s.insts {
+		if d, ok := notReady[in]; ok {
+			s.note(in.name, "%s /readyz was not 200 %.2fs into the outage", in.name, d.Seconds())
+		} else {
+			t.Errorf("%s: /readyz stayed 200 while PostgreSQL was down", in.name)
+		}
+	}
 	pending := map[*instance]bool{}
 	for _, in := range s.insts {
 		pending[in] = true
@@ -295,6 +336,9 @@ func (s *scenario) outage() {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("PostgreSQL outage: %v", err)
 	}
 }
 

@@ -250,9 +250,10 @@ func (p *postgres) ctl(action string) error {
 // outage stops the cluster for d and starts it again. The stop, the pause
 // and the start run in a shell of their own session, so PostgreSQL comes
 // back even if this test process dies meanwhile (a -timeout panic runs no
-// cleanup). It returns when the shell has run pg_ctlcluster start; stopped
-// is when the stop command returned.
-func (p *postgres) outage(t *testing.T, d time.Duration) (stopped time.Time, err error) {
+// cleanup). It returns when the stop command has returned (stopped) and a
+// channel that receives the shell's outcome once it has started the
+// cluster again.
+func (p *postgres) outage(t *testing.T, d time.Duration) (stopped time.Time, done <-chan error, err error) {
 	t.Helper()
 	marker := filepath.Join(t.TempDir(), "stopped")
 	script := fmt.Sprintf(`pg_ctlcluster --skip-systemctl-redirect %[1]s main stop -m fast; rc=$?; touch %[2]q; sleep %[3]d; `+
@@ -262,25 +263,26 @@ func (p *postgres) outage(t *testing.T, d time.Duration) (stopped time.Time, err
 	out := &strings.Builder{}
 	c.Stdout, c.Stderr = out, out
 	if err := c.Start(); err != nil {
-		return time.Time{}, err
+		return time.Time{}, nil, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- c.Wait() }()
+	ch := make(chan error, 1)
+	go func() {
+		if err := c.Wait(); err != nil {
+			ch <- fmt.Errorf("outage script: %v: %s", err, out.String())
+			return
+		}
+		ch <- nil
+	}()
 	for {
 		if _, err := os.Stat(marker); err == nil {
-			stopped = time.Now()
-			break
+			return time.Now(), ch, nil
 		}
 		select {
-		case err := <-done:
-			return time.Time{}, fmt.Errorf("outage script ended early: %v: %s", err, out.String())
+		case err := <-ch:
+			return time.Time{}, nil, fmt.Errorf("outage script ended before the stop: %v", err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	if err := <-done; err != nil {
-		return stopped, fmt.Errorf("outage script: %v: %s", err, out.String())
-	}
-	return stopped, nil
 }
 
 // ensureUp starts the cluster if it does not accept connections (cleanup)
