@@ -210,7 +210,7 @@ func (s *scenario) cycle(c int) {
 	victim := s.busiest(s.insts[c%n], "")
 	victim.signal(t, syscall.SIGKILL)
 	s.kills[victim.name] = append(s.kills[victim.name], time.Now())
-	s.note(victim.name, "kill -9 %s (the instance owning most runs)", victim.name)
+	s.note(victim.name, "kill -9 %s (the busiest instance)", victim.name)
 	_ = victim.wait(t, 10*time.Second)
 	time.Sleep(killedFor)
 	victim.start(t)
@@ -242,12 +242,13 @@ func (s *scenario) cycle(c int) {
 	s.note("", "overload over")
 }
 
-// busiest returns the instance that owns the most runs (running, or
-// claimed ahead) now, other than the one named exclude; fallback when the
+// busiest returns the instance that runs the most runs now (then: owns
+// the most fires claimed ahead), other than the one named exclude; fallback when the
 // database cannot say. A fault hits hardest there.
 func (s *scenario) busiest(fallback *instance, exclude string) *instance {
 	rows, err := s.db.Query(`SELECT lease_owner, COUNT(*) FROM job_schedule_runs
-		WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running') GROUP BY lease_owner ORDER BY 2 DESC`)
+		WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running') GROUP BY lease_owner
+		ORDER BY COUNT(*) FILTER (WHERE status = 'running') DESC, COUNT(*) DESC`)
 	if err != nil {
 		return fallback
 	}
