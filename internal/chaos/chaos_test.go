@@ -119,7 +119,6 @@ func TestChaos(t *testing.T) {
 	})
 	s := &scenario{t: t, dir: dir, kills: map[string][]time.Time{}, stops: map[string][]time.Time{}}
 	s.pg = localPostgres(base)
-	t.Cleanup(func() { s.pg.ensureUp(t) }) // registered first, runs last
 
 	binary := filepath.Join(dir, "scheduler")
 	if out, err := exec.Command("go", "build", "-o", binary, "../../cmd/scheduler").CombinedOutput(); err != nil {
@@ -129,6 +128,9 @@ func TestChaos(t *testing.T) {
 	schemaURL := storetest.PostgresURL(t)
 	st := storetest.Open(t, "postgres", withAppName(t, schemaURL, "chaos-test"))
 	s.db = st.SQL()
+	// Cleanups run last-registered first: PostgreSQL is up again before
+	// the store closes and the schema is dropped.
+	t.Cleanup(func() { s.pg.ensureUp(t) })
 	runLog := filepath.Join(dir, "runs.log")
 	names := writeScripts(t, dir, runLog)
 	ctx := context.Background()
