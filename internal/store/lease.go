@@ -64,6 +64,10 @@ func (s *DB) RunningOf(ctx context.Context, owner string, limit int) ([]Run, err
 	return out, nil
 }
 
+// stoppedMark is the expires_at of an instance that stopped: before every
+// clock reading.
+var stoppedMark = time.Unix(0, 0).UTC()
+
 // ReleaseRuns implements Store.
 //
 // A released cron fire (first attempt) that is the last of its schedule's
@@ -149,8 +153,12 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 		n = d + u
 		if owner != "" {
 			// Stopped: the others need not wait for this instance's lease.
+			// The mark lies before any instant another instance may
+			// compare it with: instances stopped together read their
+			// clocks at about the same time, before they took turns, so
+			// "now" of this one may well be later than theirs.
 			if _, err := s.exec(ctx, tx, `UPDATE scheduler_nodes SET expires_at = $2 WHERE node_id = $1`,
-				owner, s.ts(now.Add(-time.Millisecond))); err != nil {
+				owner, s.ts(stoppedMark)); err != nil {
 				return fmt.Errorf("mark %s stopped: %w", owner, err)
 			}
 		}
