@@ -69,6 +69,10 @@ type Report struct {
 	PeakRSSMB   float64 `json:"peak_rss_mb"`
 	HeapMB      float64 `json:"peak_heap_mb"`
 	Handled     int64   `json:"handled"`
+	// Skipped and Missed count the fires inside the measurement that were
+	// recorded skipped (their previous run still running) or missed.
+	Skipped int `json:"skipped"`
+	Missed  int `json:"missed"`
 	// ByStatus counts the bench runs by status when the engines stopped.
 	ByStatus map[string]int `json:"runs_by_status"`
 }
@@ -79,8 +83,8 @@ func (r Report) String() string {
 	if r.Stagger {
 		cron += ", staggered"
 	}
-	return fmt.Sprintf("%s: %d schedules (%s) for %.0f s: %d fires started, %.0f fires/s, lag p50 %.0f ms p99 %.0f ms max %.0f ms, peak RSS %.0f MB (heap %.0f MB), runs at stop %v",
-		r.Dialect, r.Schedules, cron, r.Seconds, r.Fires, r.FiresPerSec, r.LagP50, r.LagP99, r.LagMax, r.PeakRSSMB, r.HeapMB, r.ByStatus)
+	return fmt.Sprintf("%s: %d schedules (%s) for %.0f s: %d fires started, %.0f fires/s, lag p50 %.0f ms p99 %.0f ms max %.0f ms, skipped %d, missed %d, peak RSS %.0f MB (heap %.0f MB), runs at stop %v",
+		r.Dialect, r.Schedules, cron, r.Seconds, r.Fires, r.FiresPerSec, r.LagP50, r.LagP99, r.LagMax, r.Skipped, r.Missed, r.PeakRSSMB, r.HeapMB, r.ByStatus)
 }
 
 // noop is the bench job: it only counts.
@@ -217,32 +221,22 @@ func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 	}
 	r := Report{Schedules: o.Schedules, Cron: o.Cron, Stagger: o.Stagger, Dialect: db.Dialect(), Seconds: end.Sub(start).Seconds(),
 		Handled: handled.Load(), HeapMB: float64(peakHeap) / (1 << 20), PeakRSSMB: peakRSS()}
-	r.ByStatus = map[string]int{}
-	rows, err := db.SQL().QueryContext(ctx, `SELECT status, COUNT(*) FROM job_schedule_runs WHERE job_type = $1 GROUP BY status`, JobType)
-	if err != nil {
-		return r, fmt.Errorf("count runs: %w", err)
-	}
-	for rows.Next() {
-		var st string
-		var n int
-		if err := rows.Scan(&st, &n); err != nil {
-			rows.Close()
-			return r, err
-		}
-		r.ByStatus[st] = n
-	}
-	rows.Close()
-	lags, err := lagsBetween(ctx, db, start, end)
+	all, err := db.RunWindow(ctx, JobType, time.Time{}, end.Add(time.Hour))
 	if err != nil {
 		return r, err
 	}
+	r.ByStatus = all.ByStatus
+	w, err := db.RunWindow(ctx, JobType, start, end)
+	if err != nil {
+		return r, err
+	}
+	lags := w.Lags
 	r.Fires = len(lags)
+	r.Skipped, r.Missed = w.ByStatus[store.StatusSkipped], w.ByStatus[store.StatusMissed]
 	// Rate over the span in which fires were due: from the first instant
 	// (the load schedules it two seconds ahead) to the end.
-	if first, ok, err := firstFire(ctx, db, start, end); err != nil {
-		return r, err
-	} else if ok && end.Sub(first) > 0 {
-		r.FiresPerSec = float64(len(lags)) / end.Sub(first).Seconds()
+	if !w.First.IsZero() && end.Sub(w.First) > 0 {
+		r.FiresPerSec = float64(len(lags)) / end.Sub(w.First).Seconds()
 	}
 	if len(lags) > 0 {
 		slices.Sort(lags)
@@ -251,38 +245,6 @@ func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 		r.LagMax = lags[len(lags)-1]
 	}
 	return r, nil
-}
-
-// lagsBetween returns started_at − scheduled_for (ms) of bench runs
-// scheduled inside [from, to) that started.
-func lagsBetween(ctx context.Context, db *store.DB, from, to time.Time) ([]float64, error) {
-	runs, err := db.SQL().QueryContext(ctx, `SELECT scheduled_for, started_at FROM job_schedule_runs
-		WHERE job_type = $1 AND started_at IS NOT NULL AND scheduled_for >= $2 AND scheduled_for < $3`,
-		JobType, db.TimeArg(from), db.TimeArg(to))
-	if err != nil {
-		return nil, fmt.Errorf("read lags: %w", err)
-	}
-	defer runs.Close()
-	var out []float64
-	for runs.Next() {
-		var s, st store.NullTime
-		if err := runs.Scan(&s, &st); err != nil {
-			return nil, err
-		}
-		out = append(out, float64(st.T.Sub(s.T).Microseconds())/1000)
-	}
-	return out, runs.Err()
-}
-
-// firstFire returns the earliest scheduled_for of bench runs in [from, to).
-func firstFire(ctx context.Context, db *store.DB, from, to time.Time) (time.Time, bool, error) {
-	var t store.NullTime
-	err := db.SQL().QueryRowContext(ctx, `SELECT MIN(scheduled_for) FROM job_schedule_runs
-		WHERE job_type = $1 AND scheduled_for >= $2 AND scheduled_for < $3`, JobType, db.TimeArg(from), db.TimeArg(to)).Scan(&t)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("first fire: %w", err)
-	}
-	return t.T, t.Valid, nil
 }
 
 // peakRSS returns the process's peak resident set size in MB (Linux).

@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -128,6 +127,10 @@ type Engine struct {
 
 	queue *runQueue
 
+	// manualAt is when (unix ns) a manual run was last announced (NOTIFY
+	// scheduler_manual_trigger, Wake); see manualWatch.
+	manualAt atomic.Int64
+
 	mu      sync.Mutex
 	active  map[int64]context.CancelFunc
 	cache   map[int64]*cached
@@ -143,10 +146,8 @@ type Engine struct {
 	// a whole lease of contact, so that after an outage every live
 	// instance has renewed its liveness before anyone looks for dead ones.
 	connectedSince time.Time
-	// finishing holds runs that finished here and whose outcome waits in
-	// the completer: their rows still say running, but a fire of their
-	// schedule is not skipped for them.
-	finishing map[int64]struct{}
+	// out buffers outcomes until they are written.
+	out *outcomes
 	// flushNow asks the completer to write what it holds at once (a fire
 	// waits for one of those outcomes).
 	flushNow atomic.Bool
@@ -194,9 +195,9 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	return &Engine{
 		st: st, o: o, log: o.Logger.With("node", o.NodeID), handlers: handlers,
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
-		done: make(chan store.Completion, max(o.Workers*2, completionBuffer)), queue: newRunQueue(),
+		queue:  newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
-		finishing: map[int64]struct{}{},
+		out: newOutcomes(max(o.Workers*2, completionBuffer)),
 	}
 }
 
@@ -210,8 +211,24 @@ func (e *Engine) NodeID() string { return e.o.NodeID }
 
 // Wake makes the claim loop look at the schedules now (after a change).
 func (e *Engine) Wake() {
+	e.noteManual()
 	signal(e.wakeClaim)
 	signal(e.wakeWork)
+}
+
+// manualWatch is how long after a manual run was announced every written
+// batch of completions wakes the general claim. A manual run announced while
+// a run of its schedule is running cannot start (one exclusive run at a
+// time); it must start when that run ends, not at the next poll, which can
+// fall into every next fire of the schedule and starve it.
+const manualWatch = time.Minute
+
+func (e *Engine) noteManual() { e.manualAt.Store(e.o.Now().UnixNano()) }
+
+// watchingManual reports whether a manual run was announced within manualWatch.
+func (e *Engine) watchingManual() bool {
+	at := e.manualAt.Load()
+	return at != 0 && e.o.Now().Sub(time.Unix(0, at)) < manualWatch
 }
 
 // Running reports whether the engine loop is up, and the last loop error.
@@ -254,8 +271,8 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	jobsCtx, cancelJobs := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelJobs()
-	completerDone := make(chan struct{})
-	go func() { defer close(completerDone); e.completer() }()
+	completerDone, stopCompleter := make(chan struct{}), make(chan struct{})
+	go func() { defer close(completerDone); e.completer(stopCompleter) }()
 
 	var wg sync.WaitGroup
 	loop := func(f func(context.Context)) {
@@ -264,7 +281,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	var jobs sync.WaitGroup
 	if !e.takeOver(ctx) {
-		close(e.done)
+		close(stopCompleter)
 		<-completerDone
 		return nil
 	}
@@ -294,7 +311,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		cancelJobs()
 		<-finished
 	}
-	close(e.done)
+	close(stopCompleter)
 	<-completerDone
 	e.log.Info("engine stopped")
 	return nil
@@ -312,6 +329,7 @@ func (e *Engine) listen(ctx context.Context) {
 		switch ch {
 		case store.ChannelManualTrigger:
 			e.log.Info("manual trigger received", "payload", payload)
+			e.noteManual()
 			signal(e.wakeWork)
 		case store.ChannelUpdates:
 			e.log.Debug("schedules changed", "payload", payload)
@@ -332,20 +350,6 @@ func (e *Engine) setErr(err error) {
 		return
 	}
 	e.lastErr, e.errAt = err, time.Now()
-}
-
-// finishingIDs returns the runs whose outcome waits in the completer.
-func (e *Engine) finishingIDs() []int64 {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if len(e.finishing) == 0 {
-		return nil
-	}
-	ids := make([]int64, 0, len(e.finishing))
-	for id := range e.finishing {
-		ids = append(ids, id)
-	}
-	return ids
 }
 
 // sleep waits for d, a wake signal or ctx; it reports false when ctx ended.
@@ -465,7 +469,7 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		}
 		now := e.o.Now()
 		cctx, cancel := detached(ctx)
-		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.finishingIDs())
+		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.out.finishingIDs(nil))
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -504,89 +508,14 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 		defer jobs.Done()
 		c := e.execute(rctx, r)
 		cancel()
-		e.mu.Lock()
-		e.finishing[r.ID] = struct{}{}
-		e.mu.Unlock()
-		// The slot stays taken until the completer accepts the outcome, so
-		// a slow database slows claiming instead of piling up results.
-		e.done <- c
+		// The slot stays taken until the outcome is buffered, so a slow
+		// database slows claiming instead of piling up results.
+		e.out.add(c, c.ScheduleID)
 		e.mu.Lock()
 		delete(e.active, r.ID)
 		e.mu.Unlock()
 		signal(e.slotFree)
 	}()
-}
-
-// completer writes completions in batches: one transaction per batch.
-func (e *Engine) completer() {
-	const maxBatch = 2000
-	batch := make([]store.Completion, 0, maxBatch)
-	flush := func() {
-		backoff := 100 * time.Millisecond
-		for len(batch) > 0 {
-			err := e.st.CompleteRuns(context.Background(), batch)
-			if err == nil {
-				e.setErr(nil)
-				e.mu.Lock()
-				for _, c := range batch {
-					delete(e.finishing, c.RunID)
-				}
-				e.mu.Unlock()
-				for _, c := range batch {
-					if c.Retry && c.RetryAt != nil {
-						e.queue.push(store.Queued{ID: c.RunID, RunAfter: *c.RetryAt})
-					}
-				}
-				if e.o.Outbox != nil && slices.ContainsFunc(batch, func(c store.Completion) bool { return len(c.Notifications) > 0 }) {
-					e.o.Outbox.Notify()
-				}
-				batch = batch[:0]
-				return
-			}
-			e.setErr(err)
-			e.log.Error("writing run results failed; retrying", "err", err, "runs", len(batch), "in", backoff)
-			time.Sleep(backoff)
-			backoff = min(backoff*2, 10*time.Second)
-		}
-	}
-	for c := range e.done {
-		batch = append(batch, c)
-		first := time.Now()
-	drain:
-		for len(batch) < maxBatch || e.deferCompletions(first, len(batch)) {
-			select {
-			case c, ok := <-e.done:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, c)
-			default:
-				if !e.deferCompletions(first, len(batch)) {
-					break drain
-				}
-				time.Sleep(5 * time.Millisecond)
-			}
-		}
-		for len(batch) > 0 {
-			n := min(len(batch), maxBatch)
-			rest := slices.Clone(batch[n:])
-			batch = batch[:n]
-			flush()
-			batch = append(batch, rest...)
-		}
-	}
-	flush()
-}
-
-// deferCompletions reports whether the completer should keep collecting
-// outcomes instead of writing them: while claimed runs are due and wait to
-// be started, starting them is the better use of the database. At most a
-// second and 10,000 outcomes are held back.
-func (e *Engine) deferCompletions(first time.Time, n int) bool {
-	if e.flushNow.Swap(false) {
-		return false
-	}
-	return n < 10_000 && time.Since(first) < time.Second && e.queue.hasDue(e.o.Now())
 }
 
 // maxBackoff bounds the pause of a loop after a database error, so that
@@ -798,6 +727,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 		e.o.Observer.RunStarted(r.JobType, start.Sub(r.ScheduledFor))
 	}
 	c := store.Completion{RunID: r.ID, Owner: e.o.NodeID, StartedAt: start}
+	c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
 	job, err := e.loadJob(ctx, r)
 	var out *Outcome
 	var timeout time.Duration
@@ -839,7 +769,6 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 				log().Error("result not JSON-encodable", "err", merr)
 			}
 		}
-		c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
 		c.State, c.Notifications = out.State, out.Notifications
 	}
 	dur := end.Sub(start)

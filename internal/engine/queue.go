@@ -55,18 +55,31 @@ func (q *runQueue) push(rs ...store.Queued) {
 	signal(q.wake)
 }
 
-// due pops up to limit runs whose time has come, and reports when the next
-// one is due (zero when the queue is empty).
-func (q *runQueue) due(now time.Time, limit int) (ids []int64, next time.Time) {
+// due pops up to limit runs whose time has come, at most one per schedule
+// and none of a schedule for which busy reports true (those stay queued;
+// held reports that some did), and reports when the next one is due (zero
+// when the queue is empty).
+func (q *runQueue) due(now time.Time, limit int, busy func(schedule int64) bool) (qs []store.Queued, next time.Time, held bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	for len(q.h) > 0 && len(ids) < limit && !q.h[0].RunAfter.After(now) {
-		ids = append(ids, heap.Pop(&q.h).(store.Queued).ID)
+	var aside []store.Queued
+	picked := map[int64]bool{}
+	for len(q.h) > 0 && len(qs) < limit && !q.h[0].RunAfter.After(now) {
+		r := heap.Pop(&q.h).(store.Queued)
+		if picked[r.Schedule] || busy(r.Schedule) {
+			aside = append(aside, r)
+			continue
+		}
+		picked[r.Schedule] = true
+		qs = append(qs, r)
+	}
+	for _, r := range aside {
+		heap.Push(&q.h, r)
 	}
 	if len(q.h) > 0 {
 		next = q.h[0].RunAfter
 	}
-	return ids, next
+	return qs, next, len(aside) > 0
 }
 
 // hasDue reports whether a queued run's time has come.
@@ -153,27 +166,41 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			}
 		}
 		gatherUntil = time.Time{}
-		ids, next := e.queue.due(now, free)
-		if len(ids) > 0 {
+		qs, next, held := e.queue.due(now, free, e.out.busy)
+		if held {
+			// Fires wait for their schedule's previous outcome to be
+			// written (or for a claim of the same schedule): write now.
+			e.flushNow.Store(true)
+		}
+		if len(qs) > 0 {
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
+				e.queue.push(qs...)
 				return // still leased to this instance: released at shutdown
 			}
-			claiming.Add(int64(len(ids)))
+			e.out.markClaiming(qs, 1)
+			claiming.Add(int64(len(qs)))
 			inflight.Add(1)
 			go func() {
 				defer inflight.Done()
 				defer func() { <-sem }()
-				e.claimQueued(ctx, jobsCtx, jobs, now, ids)
-				claiming.Add(-int64(len(ids)))
+				e.claimQueued(ctx, jobsCtx, jobs, now, qs)
+				e.out.markClaiming(qs, -1)
+				claiming.Add(-int64(len(qs)))
 				signal(e.slotFree)
+				signal(e.queue.wake)
 			}()
 			continue
 		}
-		signal(e.queue.idle)
+		if !held {
+			signal(e.queue.idle)
+		}
 		wait := e.o.PollInterval
-		if !next.IsZero() {
+		switch {
+		case held:
+			wait = waitForFinishing // woken earlier by a written outcome
+		case !next.IsZero():
 			wait = next.Sub(e.o.Now())
 		}
 		if !sleep(ctx, wait, e.queue.wake) {
@@ -185,25 +212,37 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 // claimQueued claims queued runs by id and starts them. When the claim
 // fails they stay pending in the database, leased to this instance, and
 // are queued again after a pause.
-func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup, now time.Time, ids []int64) {
+func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup, now time.Time, qs []store.Queued) {
+	ids := make([]int64, len(qs))
+	scheds := make(map[int64]bool, len(qs))
+	bySched := make(map[int64]int64, len(qs))
+	for i, q := range qs {
+		ids[i], scheds[q.Schedule], bySched[q.ID] = q.ID, true, q.Schedule
+	}
+	// The claim writes the buffered outcomes of these schedules first, in
+	// its transaction; a run of them that finishes meanwhile makes its
+	// fire wait for the outcome instead of being skipped.
+	done := e.out.takeFor(scheds)
 	cctx, cancel := detached(ctx)
-	runs, waiting, err := e.st.ClaimRunIDs(cctx, e.o.NodeID, now, ids, e.o.Lease, e.finishingIDs())
+	runs, waiting, err := e.st.ClaimRunIDs(cctx, store.ClaimByID{Owner: e.o.NodeID, Now: now, IDs: ids, Lease: e.o.Lease,
+		Finishing: e.out.finishingIDs(scheds), Done: done})
 	cancel()
 	if err != nil {
+		e.out.giveBack(done, false) // the completer writes them
 		if ctx.Err() != nil {
 			return
 		}
 		e.setErr(err)
 		e.log.Warn("claim queued runs failed; retrying", "err", err, "runs", len(ids), "in", time.Second)
 		sleep(ctx, time.Second)
-		qs := make([]store.Queued, len(ids))
-		for i, id := range ids {
-			qs[i] = store.Queued{ID: id, RunAfter: now}
+		for i := range qs {
+			qs[i].RunAfter = now
 		}
 		e.queue.push(qs...)
 		return
 	}
 	e.setErr(nil)
+	e.afterWritten(done, false)
 	for _, r := range runs {
 		e.start(jobsCtx, jobs, r)
 	}
@@ -212,11 +251,11 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 		// and the fires claimed again shortly after.
 		e.flushNow.Store(true)
 		at := e.o.Now().Add(waitForFinishing)
-		qs := make([]store.Queued, len(waiting))
+		back := make([]store.Queued, len(waiting))
 		for i, id := range waiting {
-			qs[i] = store.Queued{ID: id, RunAfter: at}
+			back[i] = store.Queued{ID: id, RunAfter: at, Schedule: bySched[id]}
 		}
-		e.queue.push(qs...)
+		e.queue.push(back...)
 	}
 	if len(runs)+len(waiting) < len(ids) {
 		signal(e.wakeWork) // waiting ones were handed to the general claim

@@ -349,6 +349,9 @@ func TestDispatcherSlowChannelDoesNotBlockOthers(t *testing.T) {
 	})
 	runDispatcher(t, d)
 	waitFor(t, "email delivered while telegram hangs", func() bool { return statusCount(ob, notify.StatusSent) == 20 })
+	// The telegram lane fills up to its concurrency (it may still be
+	// starting when email is done) and no further.
+	waitFor(t, "telegram sends in flight up to the lane's concurrency", func() bool { return slowStarted.Load() >= 4 })
 	if got := slowStarted.Load(); got != 4 {
 		t.Errorf("%d telegram sends in flight, want the lane's concurrency 4", got)
 	}

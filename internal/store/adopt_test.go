@@ -183,7 +183,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			if err != nil || len(queued) != 2 {
 				t.Fatalf("ClaimDue = %v, %v", queued, err)
 			}
-			got, _, err := db.ClaimRunIDs(ctx, "n1", at, []int64{queued[0].ID, queued[1].ID}, time.Minute, nil)
+			got, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{queued[0].ID, queued[1].ID}, Lease: time.Minute})
 			if err != nil || len(got) != 2 {
 				t.Fatalf("ClaimRunIDs = %+v, %v", got, err)
 			}

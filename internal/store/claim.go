@@ -198,7 +198,7 @@ func (s *DB) insertRunsSQLite(ctx context.Context, tx *sql.Tx, now time.Time, ro
 			if err != nil {
 				return nil, fmt.Errorf("insert run of schedule %d: %w", r.Schedule.ID, err)
 			}
-			queued = append(queued, Queued{ID: id, RunAfter: r.ScheduledFor})
+			queued = append(queued, Queued{ID: id, RunAfter: r.ScheduledFor, Schedule: r.Schedule.ID})
 		}
 	}
 	return queued, nil
@@ -235,7 +235,7 @@ func (s *DB) insertRunsPostgres(ctx context.Context, tx *sql.Tx, now time.Time, 
 			$17::timestamptz[], $18::timestamptz[])
 			AS v(job_type, job_id, user_id, status, kind, at, snap, result, err, max_att, excl, fin, owner, exp, reason, cfrom, cto)
 		ON CONFLICT (job_type, job_id, scheduled_for) DO NOTHING
-		RETURNING id, run_after, status`,
+		RETURNING id, run_after, status, COALESCE(`+s.scheduleIDOf("job_id")+`, 0)`,
 		jobTypes, jobIDs, userIDs, statuses, kinds, sched, snaps, results, errs, maxAtt, excl, now.UTC(), finished,
 		owners, expires, reasons, coversFrom, coversTo)
 	if err != nil {
@@ -247,7 +247,7 @@ func (s *DB) insertRunsPostgres(ctx context.Context, tx *sql.Tx, now time.Time, 
 		var q Queued
 		var at NullTime
 		var status string
-		if err := res.Scan(&q.ID, &at, &status); err != nil {
+		if err := res.Scan(&q.ID, &at, &status, &q.Schedule); err != nil {
 			return nil, fmt.Errorf("insert runs: %w", err)
 		}
 		if status == StatusPending {

@@ -43,7 +43,7 @@ func benchClaimPath(b *testing.B, db *store.DB) {
 		for j, q := range ins {
 			ids[j] = q.ID
 		}
-		runs, _, err := db.ClaimRunIDs(ctx, "bench", t, ids, time.Minute, nil)
+		runs, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "bench", Now: t, IDs: ids, Lease: time.Minute})
 		if err != nil || len(runs) != n {
 			b.Fatalf("claim runs: %d %v", len(runs), err)
 		}

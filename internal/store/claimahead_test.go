@@ -252,7 +252,7 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 
 		// The owner claims its fire by id.
 		now := t0.Add(100 * time.Millisecond)
-		got, _, err = db.ClaimRunIDs(ctx, "n1", now, []int64{fireA0}, lease, nil)
+		got, _, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: now, IDs: []int64{fireA0}, Lease: lease})
 		if err != nil || len(got) != 1 || got[0].ID != fireA0 || got[0].Status != store.StatusRunning {
 			t.Fatalf("ClaimRunIDs = %s, %v", show(got), err)
 		}
@@ -291,7 +291,7 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 			ids = append(ids, q.ID)
 		}
 		now = t0.Add(5 * time.Second)
-		got, _, err = db.ClaimRunIDs(ctx, "n1", now, ids, lease, nil)
+		got, _, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: now, IDs: ids, Lease: lease})
 		if err != nil || len(got) != 1 || got[0].JobID != strconv.FormatInt(d.ID, 10) || got[0].LeaseOwner != "n1" || got[0].Status != store.StatusRunning {
 			t.Fatalf("ClaimRunIDs = %s, %v; want only schedule d's fire", show(got), err)
 		}
@@ -370,7 +370,7 @@ func TestReleaseRunsDeletesFiresAndMovesNextRunBack(t *testing.T) {
 		}
 		aRuns, cRuns := runsByInstant(t, db, a.ID), runsByInstant(t, db, c.ID)
 		// a's first fire was started; c's fire is a retry.
-		started, _, err := db.ClaimRunIDs(ctx, "n1", t0, []int64{aRuns[t0].ID}, lease, nil)
+		started, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0, IDs: []int64{aRuns[t0].ID}, Lease: lease})
 		if err != nil || len(started) != 1 {
 			t.Fatalf("ClaimRunIDs = %s, %v", show(started), err)
 		}
@@ -654,7 +654,7 @@ func TestFiresOfRawSQLDisabledSchedulesAreCancelled(t *testing.T) {
 			return runs[0]
 		}
 		queued := []int64{runOf(ids[0]).ID, runOf(ids[1]).ID, runOf(ids[2]).ID}
-		got, _, err := db.ClaimRunIDs(ctx, "n1", at, queued, time.Minute, nil)
+		got, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: queued, Lease: time.Minute})
 		if err != nil || len(got) != 1 || got[0].ID != queued[0] {
 			t.Fatalf("ClaimRunIDs = %+v, %v; want only the enabled schedule's fire", got, err)
 		}

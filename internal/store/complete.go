@@ -21,24 +21,28 @@ func (s *DB) CompleteRuns(ctx context.Context, cs []Completion) error {
 	if len(cs) == 0 {
 		return nil
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		var simple []*Completion
-		for i := range cs {
-			c := &cs[i]
-			if c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 {
-				simple = append(simple, c)
-				continue
-			}
-			if err := s.complete(ctx, tx, c); err != nil {
-				return err
-			}
-		}
-		return s.completeSimple(ctx, tx, simple)
-	})
+	err := s.inTx(ctx, func(tx *sql.Tx) error { return s.writeCompletions(ctx, tx, cs) })
 	if err != nil {
 		return fmt.Errorf("complete %d runs: %w", len(cs), err)
 	}
 	return nil
+}
+
+// writeCompletions writes outcomes in tx: those with state,
+// notifications or a retry one by one, the others in one batch.
+func (s *DB) writeCompletions(ctx context.Context, tx *sql.Tx, cs []Completion) error {
+	var simple []*Completion
+	for i := range cs {
+		c := &cs[i]
+		if c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 {
+			simple = append(simple, c)
+			continue
+		}
+		if err := s.complete(ctx, tx, c); err != nil {
+			return err
+		}
+	}
+	return s.completeSimple(ctx, tx, simple)
 }
 
 // completeSimple finishes runs that carry no state or notifications: one

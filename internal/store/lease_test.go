@@ -125,12 +125,12 @@ func TestFinishedPredecessorDoesNotSkip(t *testing.T) {
 			sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second)),
 				pendingRun(store.KindCron, t0.Add(2*time.Second))}},
 		})
-		first, _, err := db.ClaimRunIDs(ctx, "n1", t0.Add(time.Second), []int64{q[0].ID}, lease, nil)
+		first, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(time.Second), IDs: []int64{q[0].ID}, Lease: lease})
 		if err != nil || len(first) != 1 {
 			t.Fatalf("first claim = %s, %v", show(first), err)
 		}
 		at := t0.Add(2 * time.Second)
-		got, waiting, err := db.ClaimRunIDs(ctx, "n1", at, []int64{q[1].ID}, lease, []int64{q[0].ID})
+		got, waiting, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{q[1].ID}, Lease: lease, Finishing: []int64{q[0].ID}})
 		if err != nil || len(got) != 0 || len(waiting) != 1 || waiting[0] != q[1].ID {
 			t.Fatalf("claim behind a finishing run = %s, waiting %v, %v", show(got), waiting, err)
 		}
@@ -140,7 +140,7 @@ func TestFinishedPredecessorDoesNotSkip(t *testing.T) {
 		if err := db.CompleteRuns(ctx, []store.Completion{{RunID: q[0].ID, Owner: "n1", Status: store.StatusCompleted, At: at}}); err != nil {
 			t.Fatal(err)
 		}
-		got, waiting, err = db.ClaimRunIDs(ctx, "n1", at, []int64{q[1].ID}, lease, nil)
+		got, waiting, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{q[1].ID}, Lease: lease})
 		if err != nil || len(got) != 1 || len(waiting) != 0 {
 			t.Fatalf("claim after the outcome = %s, waiting %v, %v", show(got), waiting, err)
 		}
@@ -148,7 +148,7 @@ func TestFinishedPredecessorDoesNotSkip(t *testing.T) {
 		q2 := claimAhead(t, db, "n1", t0.Add(3*time.Second), lease, map[int64]store.Fire{
 			sc.ID: {Next: ptr(t0.Add(4 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(3*time.Second))}},
 		})
-		got, waiting, err = db.ClaimRunIDs(ctx, "n1", t0.Add(3*time.Second), []int64{q2[0].ID}, lease, nil)
+		got, waiting, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(3 * time.Second), IDs: []int64{q2[0].ID}, Lease: lease})
 		if err != nil || len(got) != 0 || len(waiting) != 0 {
 			t.Fatalf("claim behind a running run = %s, waiting %v, %v", show(got), waiting, err)
 		}
@@ -252,6 +252,33 @@ func TestLastInstanceStoppingLeavesNothingPending(t *testing.T) {
 		var live int
 		if err := db.SQL().QueryRow(`SELECT COUNT(*) FROM scheduler_nodes WHERE expires_at >= $1`, db.TimeArg(t0.Add(time.Minute))).Scan(&live); err != nil || live != 0 {
 			t.Fatalf("live nodes after the stop = %d, %v", live, err)
+		}
+	})
+}
+
+// A claim by id writes the predecessors' outcomes it carries first, in its
+// transaction: the fire is claimed, not skipped, and the outcome is there.
+func TestClaimWritesOutcomesFirst(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const lease = time.Minute
+		sc := newAheadSchedule(t, db, "w")
+		q := claimAhead(t, db, "n1", t0.Add(2*time.Second), lease, map[int64]store.Fire{
+			sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second)),
+				pendingRun(store.KindCron, t0.Add(2*time.Second))}},
+		})
+		if got, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(time.Second), IDs: []int64{q[0].ID}, Lease: lease}); err != nil || len(got) != 1 {
+			t.Fatalf("first claim = %s, %v", show(got), err)
+		}
+		at := t0.Add(2 * time.Second)
+		done := store.Completion{RunID: q[0].ID, Owner: "n1", Status: store.StatusCompleted, At: at, Result: []byte(`{"n": 1}`)}
+		got, waiting, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{q[1].ID}, Lease: lease,
+			Finishing: []int64{q[0].ID}, Done: []store.Completion{done}})
+		if err != nil || len(got) != 1 || len(waiting) != 0 {
+			t.Fatalf("claim with the outcome = %s, waiting %v, %v", show(got), waiting, err)
+		}
+		if r := mustRun(t, db, q[0].ID); r.Status != store.StatusCompleted || string(r.Result) == "" {
+			t.Fatalf("predecessor after the claim = %s", show(r))
 		}
 	})
 }

@@ -17,16 +17,19 @@ func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit i
 	if limit <= 0 {
 		return nil, nil
 	}
-	out, _, err := s.claimRuns(ctx, owner, now, limit, lease, nil, finishing)
+	out, _, err := s.claimRuns(ctx, owner, now, limit, lease, nil, finishing, nil)
 	return out, err
 }
 
 // ClaimRunIDs implements Store.
-func (s *DB) ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration, finishing []int64) ([]Run, []int64, error) {
-	if len(ids) == 0 {
+func (s *DB) ClaimRunIDs(ctx context.Context, c ClaimByID) ([]Run, []int64, error) {
+	if len(c.IDs) == 0 && len(c.Done) == 0 {
 		return nil, nil, nil
 	}
-	return s.claimRuns(ctx, owner, now, len(ids), lease, ids, finishing)
+	if len(c.IDs) == 0 {
+		return nil, nil, s.CompleteRuns(ctx, c.Done)
+	}
+	return s.claimRuns(ctx, c.Owner, c.Now, len(c.IDs), c.Lease, c.IDs, c.Finishing, c.Done)
 }
 
 // idList is a list of run ids in a statement: an array parameter on
@@ -55,8 +58,9 @@ func (s *DB) idList(col string, ids []int64, argN int) (string, []any) {
 // finishing (the caller's runs that have finished and whose outcome is
 // being written): then the fire waits, still owned, and is returned in
 // waiting (ids only) for the caller to claim again once the outcome is
-// written. Finished work never makes a fire skipped.
-func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids, finishing []int64) ([]Run, []int64, error) {
+// written. Finished work never makes a fire skipped. The outcomes done are
+// written first, in the same transaction.
+func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids, finishing []int64, done []Completion) ([]Run, []int64, error) {
 	// Without ids: unowned pending runs only (runs claimed ahead belong to
 	// their claimer until released).
 	only := " AND lease_owner IS NULL"
@@ -76,6 +80,9 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 	var out []Run
 	var waiting []int64
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := s.writeCompletions(ctx, tx, done); err != nil {
+			return err
+		}
 		// Fires that came while the previous run is still going (and not
 		// merely finishing): skipped.
 		skip := func() error {

@@ -167,3 +167,45 @@ func (s *DB) nextFires(ctx context.Context, st *Stats) error {
 	st.NextDue = st.NextDue[:min(len(st.NextDue), 10)]
 	return nil
 }
+
+// Window describes the runs of one job type scheduled inside [From, To):
+// what a capacity measurement reports.
+type Window struct {
+	// Lags are started_at − scheduled_for of the runs that started, in
+	// milliseconds, unsorted.
+	Lags []float64
+	// First is the earliest scheduled_for (zero when there is none).
+	First time.Time
+	// ByStatus counts the runs by shown status (skipped and missed are
+	// their own).
+	ByStatus map[string]int
+}
+
+// RunWindow reads the runs of jobType scheduled inside [from, to).
+func (s *DB) RunWindow(ctx context.Context, jobType string, from, to time.Time) (*Window, error) {
+	w := &Window{ByStatus: map[string]int{}}
+	rows, err := s.query(ctx, s.db, `SELECT scheduled_for, started_at, `+shownStatus+` FROM job_schedule_runs
+		WHERE job_type = $1 AND scheduled_for >= $2 AND scheduled_for < $3`, jobType, s.ts(from), s.ts(to))
+	if err != nil {
+		return nil, fmt.Errorf("runs in window: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var at, started NullTime
+		var st string
+		if err := rows.Scan(&at, &started, &st); err != nil {
+			return nil, fmt.Errorf("runs in window: %w", err)
+		}
+		w.ByStatus[st]++
+		if w.First.IsZero() || at.T.Before(w.First) {
+			w.First = at.T
+		}
+		if started.Valid {
+			w.Lags = append(w.Lags, float64(started.T.Sub(at.T).Microseconds())/1000)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("runs in window: %w", err)
+	}
+	return w, nil
+}

@@ -126,6 +126,8 @@ type NewRun struct {
 type Queued struct {
 	ID       int64
 	RunAfter time.Time
+	// Schedule is the run's schedule id.
+	Schedule int64
 }
 
 // Fire plans what a claim does with one due schedule.
@@ -167,6 +169,21 @@ type Completion struct {
 	State      json.RawMessage
 	// Notifications are inserted into the outbox in the same transaction.
 	Notifications []notify.Notification
+}
+
+// ClaimByID is a claim of specific pending runs (Store.ClaimRunIDs).
+type ClaimByID struct {
+	Owner string
+	Now   time.Time
+	IDs   []int64
+	Lease time.Duration
+	// Finishing are owner's runs that finished and whose outcome is not
+	// written yet: a fire is not skipped for them.
+	Finishing []int64
+	// Done are outcomes to write first, in the claim's transaction (those
+	// of the fires' predecessors, so that a fire finds its schedule's
+	// previous run finished).
+	Done []Completion
 }
 
 // ScheduleFilter selects schedules for listing.
@@ -252,13 +269,14 @@ type Store interface {
 	// finished work never makes a fire skipped. Retries and manual runs
 	// wait.
 	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, finishing []int64) ([]Run, error)
-	// ClaimRunIDs claims the given pending runs that are due, like
-	// ClaimRuns; runs taken by another instance are left out. Fires whose
-	// predecessor is one of finishing stay owned by owner and are returned
-	// in waiting, to be claimed again once that outcome is written; the
-	// other runs not claimed lose their owner (the general claim of any
-	// instance takes them).
-	ClaimRunIDs(ctx context.Context, owner string, now time.Time, ids []int64, lease time.Duration, finishing []int64) (claimed []Run, waiting []int64, err error)
+	// ClaimRunIDs writes the outcomes c.Done and claims the runs c.IDs that
+	// are pending and due, in one transaction, like ClaimRuns; runs taken
+	// by another instance are left out. Fires whose predecessor is one of
+	// c.Finishing stay owned by c.Owner and are returned in waiting, to be
+	// claimed again once that outcome is written; the other runs not
+	// claimed lose their owner (the general claim of any instance takes
+	// them).
+	ClaimRunIDs(ctx context.Context, c ClaimByID) (claimed []Run, waiting []int64, err error)
 	// ClaimRun claims one specific pending run (manual trigger); it returns
 	// ErrNotFound when the run is not pending or is taken.
 	ClaimRun(ctx context.Context, id int64, owner string, now time.Time, lease time.Duration) (*Run, error)
