@@ -306,6 +306,11 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	var jobs sync.WaitGroup
+	if !e.takeOver(ctx) {
+		close(stopCompleter)
+		<-completerDone
+		return nil
+	}
 	e.heartbeat(ctx) // registered before the first claim
 	loop(e.claimLoop)
 	loop(func(ctx context.Context) { e.workLoop(ctx, jobsCtx, &jobs) })
@@ -618,6 +623,61 @@ func (e *Engine) release() {
 	}
 }
 
+// takeOver recovers, before this instance claims or starts anything, what
+// an earlier process with the same node id left when it died (kill -9, a
+// crash, a restart by systemd within the lease): its fires claimed ahead
+// are released and its running runs retried or failed, as RecoverExpired
+// does for a dead owner. Left alone they would stay owned by a node id
+// that is alive again — the new process heartbeats — and nobody would ever
+// start the fires or finish the runs (the running ones would block their
+// schedules, whose later fires would all be skipped). It retries until
+// the database answers and reports false when ctx ends first.
+func (e *Engine) takeOver(ctx context.Context) bool {
+	backoff := time.Second
+	for {
+		err := e.takeOverOnce(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		e.setErr(err)
+		e.log.Error("taking over the runs of an earlier process of this node failed; retrying", "err", err, "in", backoff)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+func (e *Engine) takeOverOnce(ctx context.Context) error {
+	now := e.o.Now()
+	n, err := e.st.ReleaseRuns(ctx, e.o.NodeID, now)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		e.log.Warn("released fires an earlier process of this node claimed ahead", "runs", n)
+	}
+	for {
+		runs, err := e.st.RunningOf(ctx, e.o.NodeID, 500)
+		if err != nil {
+			return err
+		}
+		if len(runs) == 0 {
+			return nil
+		}
+		cs, err := e.recoverRuns(ctx, runs, now, "the process of node %s that ran it died")
+		if err != nil {
+			return err
+		}
+		if len(cs) < len(runs) {
+			return fmt.Errorf("%d run(s) of an earlier process of this node still fenced", len(runs)-len(cs))
+		}
+	}
+}
+
 // RecoverExpired retries or fails runs whose owner stopped renewing its
 // lease (the process died), and releases the fires it had claimed ahead. A
 // running run is detected at most Lease + Lease/3 after its owner's last
@@ -635,6 +695,15 @@ func (e *Engine) RecoverExpired(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	_, err = e.recoverRuns(ctx, runs, now, "lease expired: owner %s stopped renewing it (process died?)")
+	return err
+}
+
+// recoverRuns retries (or fails, when out of attempts) runs whose owner
+// died, after the fence (if any) has killed what they left running; a run
+// the fence cannot clear is left for a later sweep. why is the error
+// recorded, with the owner for %s. It returns the completions written.
+func (e *Engine) recoverRuns(ctx context.Context, runs []store.Run, now time.Time, why string) ([]store.Completion, error) {
 	var cs []store.Completion
 	for _, r := range runs {
 		if e.o.Fence != nil {
@@ -644,20 +713,20 @@ func (e *Engine) RecoverExpired(ctx context.Context) error {
 				continue
 			}
 		}
-		msg := fmt.Sprintf("lease expired: owner %s stopped renewing it (process died?)", r.LeaseOwner)
+		msg := fmt.Sprintf(why, r.LeaseOwner)
 		c := store.Completion{RunID: r.ID, Owner: r.LeaseOwner, At: now, Error: msg}
 		if r.Attempt < r.MaxAttempts {
 			c.Status, c.Retry, c.RetryAt = store.StatusPending, true, &now
 		} else {
 			c.Status = store.StatusFailed
 		}
-		e.log.Warn("run lease expired", "run_id", r.ID, "schedule_id", r.JobID, "owner", r.LeaseOwner, "retry", c.Retry)
+		e.log.Warn("run of a dead owner recovered", "run_id", r.ID, "schedule_id", r.JobID, "owner", r.LeaseOwner, "retry", c.Retry, "why", msg)
 		cs = append(cs, c)
 	}
 	if len(cs) > 0 {
 		signal(e.wakeWork)
 	}
-	return e.st.CompleteRuns(ctx, cs)
+	return cs, e.st.CompleteRuns(ctx, cs)
 }
 
 // TriggerRun executes one specific pending run now (manual trigger), here,

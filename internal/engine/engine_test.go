@@ -468,3 +468,44 @@ func TestRecoveryWaitsForTheFence(t *testing.T) {
 		}
 	})
 }
+
+// A process killed while it owned runs, restarted under the same node id
+// before their leases ran out (systemd restarts it at once): the new
+// process takes them over at start. Without that, its heartbeats would keep
+// the dead process's leases alive and nobody would ever finish the running
+// run (blocking its schedule) or start the fire claimed ahead.
+func TestRestartTakesOverRunsOfTheDeadProcess(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		sc := addSchedule(t, db, "restarted", "@every 1h", `{}`)
+		now := time.Now()
+		running, _ := db.InsertRun(ctx, sc, now.Add(-2*time.Second), 2)
+		if _, err := db.ClaimRun(ctx, running.ID, "n1", now, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		other := addSchedule(t, db, "claimed-ahead", "@every 1h", `{}`)
+		ahead, _ := db.InsertRun(ctx, other, now.Add(-time.Second), 1)
+		if _, err := db.SQL().Exec(`UPDATE job_schedule_runs SET lease_owner = 'n1', lease_expires_at = $1 WHERE id = $2`,
+			now.Add(time.Minute), ahead.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Heartbeat(ctx, "n1", now.Add(time.Minute)); err != nil { // the dead process's last heartbeat
+			t.Fatal(err)
+		}
+		o := testOptions()
+		o.NodeID = "n1"
+		startEngine(t, New(db, map[string]Handler{"script": noop()}, o))
+		waitFor(t, 10*time.Second, "both runs completed", func() bool {
+			a, _ := db.GetRun(ctx, running.ID)
+			b, _ := db.GetRun(ctx, ahead.ID)
+			return a.Status == "completed" && b.Status == "completed"
+		}, func() string {
+			a, _ := db.GetRun(ctx, running.ID)
+			b, _ := db.GetRun(ctx, ahead.ID)
+			return fmt.Sprintf("running one: %s attempt %d owner %q; claimed ahead: %s owner %q", a.Status, a.Attempt, a.LeaseOwner, b.Status, b.LeaseOwner)
+		})
+		if got, _ := db.GetRun(ctx, running.ID); got.Attempt != 2 {
+			t.Fatalf("the dead process's run completed as attempt %d, want 2", got.Attempt)
+		}
+	})
+}

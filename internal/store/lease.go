@@ -54,6 +54,20 @@ func (s *DB) ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, 
 	return out, nil
 }
 
+// RunningOf implements Store.
+func (s *DB) RunningOf(ctx context.Context, owner string, limit int) ([]Run, error) {
+	out, err := collectRuns(s.query(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs
+		WHERE status = 'running' AND lease_owner = $1 ORDER BY id LIMIT $2`, owner, limit))
+	if err != nil {
+		return nil, fmt.Errorf("running runs of %s: %w", owner, err)
+	}
+	return out, nil
+}
+
+// stoppedMark is the expires_at of an instance that stopped: before every
+// clock reading.
+var stoppedMark = time.Unix(0, 0).UTC()
+
 // ReleaseRuns implements Store.
 //
 // A released cron fire (first attempt) that is the last of its schedule's
@@ -99,7 +113,16 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 		if owner != "" {
 			// The last instance to stop also takes back fires that other
 			// instances released and nobody started: nothing stays
-			// pending that a start would have to run late.
+			// pending that a start would have to run late. Instances
+			// stopping at the same time take turns (the node rows'
+			// locks), so that the last of them sees the others stopped:
+			// without it each counted the others alive and none took
+			// back the fires the others left unowned.
+			if s.d.name == "postgres" {
+				if _, err := s.exec(ctx, tx, `SELECT node_id FROM scheduler_nodes ORDER BY node_id FOR UPDATE`); err != nil {
+					return fmt.Errorf("lock instances: %w", err)
+				}
+			}
 			var others int
 			if err := s.queryRow(ctx, tx, `SELECT COUNT(*) FROM scheduler_nodes WHERE node_id <> $1 AND expires_at >= $2`,
 				owner, s.ts(now)).Scan(&others); err != nil {
@@ -130,8 +153,12 @@ func (s *DB) ReleaseRuns(ctx context.Context, owner string, now time.Time) (int,
 		n = d + u
 		if owner != "" {
 			// Stopped: the others need not wait for this instance's lease.
+			// The mark lies before any instant another instance may
+			// compare it with: instances stopped together read their
+			// clocks at about the same time, before they took turns, so
+			// "now" of this one may well be later than theirs.
 			if _, err := s.exec(ctx, tx, `UPDATE scheduler_nodes SET expires_at = $2 WHERE node_id = $1`,
-				owner, s.ts(now.Add(-time.Millisecond))); err != nil {
+				owner, s.ts(stoppedMark)); err != nil {
 				return fmt.Errorf("mark %s stopped: %w", owner, err)
 			}
 		}

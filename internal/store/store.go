@@ -302,6 +302,12 @@ type Store interface {
 	// ExpiredRuns returns running runs whose lease expired before now and
 	// whose owner no longer renews its liveness.
 	ExpiredRuns(ctx context.Context, now time.Time, limit int) ([]Run, error)
+	// RunningOf returns up to limit running runs leased to owner. At an
+	// instance's start, before it has started anything, those are runs of
+	// an earlier process under the same node id that died without putting
+	// them back: their leases look renewed as soon as the new process
+	// heartbeats, so nobody else would ever recover them.
+	RunningOf(ctx context.Context, owner string, limit int) ([]Run, error)
 	// InsertRun inserts a manual pending run of schedule s and returns it.
 	InsertRun(ctx context.Context, s *Schedule, scheduledFor time.Time, maxAttempts int) (*Run, error)
 	GetRun(ctx context.Context, id int64) (*Run, error)
