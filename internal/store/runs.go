@@ -53,8 +53,10 @@ func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
 }
 
 // InsertRun implements Store.
+// The run is returned as inserted (pending), read in the inserting
+// transaction: a running engine may start it the moment it is committed.
 func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time, maxAttempts int) (*Run, error) {
-	var id int64
+	var run *Run
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		q, err := s.insertRuns(ctx, tx, time.Now(), []NewRun{{Schedule: sc, Status: StatusPending, Kind: KindManual,
 			ScheduledFor: scheduledFor, MaxAttempts: maxAttempts, Exclusive: true}}, "", 0)
@@ -64,13 +66,13 @@ func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time
 		if len(q) == 0 {
 			return fmt.Errorf("a run of schedule %d for %s: %w", sc.ID, scheduledFor.Format(time.RFC3339Nano), ErrDuplicate)
 		}
-		return s.queryRow(ctx, tx, `SELECT id FROM job_schedule_runs WHERE job_type = $1 AND job_id = $2 AND scheduled_for = $3`,
-			sc.JobType, s.jobIDArg(sc.ID), s.ts(scheduledFor)).Scan(&id)
+		run, err = scanRun(s.queryRow(ctx, tx, `SELECT `+runCols+` FROM job_schedule_runs WHERE id = $1`, q[0].ID))
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("insert run of schedule %d: %w", sc.ID, err)
 	}
-	return s.GetRun(ctx, id)
+	return run, nil
 }
 
 // GetRun implements Store.
