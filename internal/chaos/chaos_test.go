@@ -160,6 +160,7 @@ func TestChaos(t *testing.T) {
 				"SCHEDULER_RETRY_DELAY=1",
 				"DB_POOL_SIZE=6", "DB_MAX_OVERFLOW=4",
 				"SCRIPT_ROOT="+dir, "SCRIPT_ALLOWED_DIRS=scripts",
+				"SCRIPT_ENV_PASSTHROUGH=SCHEDULER_NODE_ID", // the script log names the executing instance
 				"LOG_LEVEL=INFO", "TRADING_ENV=development", "NOTIFICATION_ENABLED=false",
 				"API_TOKEN=",
 			)}
