@@ -108,7 +108,7 @@ func serve(ctx context.Context, a *app) error {
 // instances need PostgreSQL.
 func lockSQLite(dbPath string) (func(), error) {
 	lockPath := dbPath + ".lock"
-	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock file %s: %w", lockPath, err)
 	}

@@ -105,10 +105,21 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 			log.Debug("job_id type not detected at open", "err", err)
 		}
 	case "sqlite":
+		// The database holds schedules' parameters and scripts' output:
+		// only this user may read it (the folder when we create it, the
+		// file, and SQLite's -wal and -shm files, which take the file's
+		// mode).
 		if dir := filepath.Dir(opts.DSN); dir != "" {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
+			if err := os.MkdirAll(dir, 0o700); err != nil {
 				return nil, fmt.Errorf("create database directory %s: %w", dir, err)
 			}
+		}
+		if opts.DSN != ":memory:" {
+			f, err := os.OpenFile(opts.DSN, os.O_RDWR|os.O_CREATE, 0o600)
+			if err != nil {
+				return nil, fmt.Errorf("open sqlite %s: %w", opts.DSN, err)
+			}
+			f.Close()
 		}
 		dsn := "file:" + opts.DSN + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 			"&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -215,5 +216,23 @@ func TestListenDeliversNotifications(t *testing.T) {
 	}
 	if m := next(); m != [2]string{store.ChannelManualTrigger, manual} {
 		t.Fatalf("got %v", m)
+	}
+}
+
+// A new SQLite database, its folder and its WAL files are this user's only.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	db := storetest.Open(t, "sqlite", filepath.Join(dir, "s.db"))
+	if _, err := db.SQL().Exec(`INSERT INTO scheduler_nodes (node_id, started_at, heartbeat_at, expires_at) VALUES ('x', '', '', '')`); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, "s.db"): 0o600, filepath.Join(dir, "s.db-wal"): 0o600} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != want {
+			t.Errorf("%s mode %o, want %o", path, got, want)
+		}
 	}
 }
