@@ -189,6 +189,17 @@ func TestCLIActionErrorsExitCodes(t *testing.T) {
 		if code != 2 || !strings.Contains(out, `name: user 1 already has a schedule named "x"`) {
 			t.Fatalf("add of a taken name: exit %d\n%s", code, out)
 		}
+		for _, c2 := range []struct {
+			args []string
+			says string
+		}{
+			{[]string{"runs", "list", "--status", "bogus"}, `--status: unknown run status "bogus"`},
+			{[]string{"runs", "list", "--limit", "0"}, "--limit: 0 out of range"},
+		} {
+			if out, code := c.run(t, c2.args...); code != 2 || !strings.Contains(out, c2.says) {
+				t.Errorf("%s: exit %d\n%s", strings.Join(c2.args, " "), code, out)
+			}
+		}
 		for _, args := range [][]string{{"enable", "999"}, {"disable", "999"}, {"delete", "999"}, {"run", "999"}} {
 			out, code = c.run(t, append([]string{"schedules"}, args...)...)
 			if code != 1 || !strings.Contains(out, "schedule 999") || !strings.Contains(out, "not found") {

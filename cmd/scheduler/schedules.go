@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -194,6 +195,15 @@ executed by this command and its result printed.`,
 	runsList := &cobra.Command{
 		Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if rf.Status != "" && !slices.Contains(store.RunStatuses, rf.Status) {
+				return &exitError{2, fmt.Errorf("--status: unknown run status %q (known: %s)", rf.Status, strings.Join(store.RunStatuses, ", "))}
+			}
+			if rf.Limit < 1 || rf.Limit > 10000 {
+				return &exitError{2, fmt.Errorf("--limit: %d out of range 1-10000", rf.Limit)}
+			}
+			if rf.ScheduleID < 0 {
+				return &exitError{2, fmt.Errorf("--schedule: %d is not a schedule id", rf.ScheduleID)}
+			}
 			a, err := loadApp(cmd.Context(), false)
 			if err != nil {
 				return err

@@ -10,8 +10,7 @@ import (
 )
 
 // runStatuses are the values accepted by the status filter.
-var runStatuses = []string{store.StatusPending, store.StatusRunning, store.StatusCompleted, store.StatusFailed,
-	store.StatusCancelled, store.StatusSkipped, store.StatusMissed}
+var runStatuses = store.RunStatuses
 
 // RunList is the response of GET /api/v1/runs (newest first).
 type RunList struct {

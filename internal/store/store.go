@@ -27,6 +27,11 @@ const (
 	StatusMissed    = "missed"
 )
 
+// RunStatuses are the statuses a run is shown with (and filtered by): the
+// five stored ones, and skipped and missed (stored as cancelled with that
+// reason).
+var RunStatuses = []string{StatusPending, StatusRunning, StatusCompleted, StatusFailed, StatusCancelled, StatusSkipped, StatusMissed}
+
 // Run kinds say why a run row exists.
 const (
 	KindCron      = "cron"      // a scheduled instant, on time or slightly late
