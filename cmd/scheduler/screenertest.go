@@ -154,10 +154,10 @@ func readScreenerBars(dir string, tickers []string, tf marketdata.Timeframe) (ma
 	csvDir := marketdata.NewCSV(dir)
 	out := make(map[string][]marketdata.Bar, len(tickers))
 	for _, t := range tickers {
-		if strings.ContainsAny(t, `/\`) || strings.Contains(t, "..") {
-			return nil, fmt.Errorf("ticker %q is not usable as a file name", t)
+		path, err := csvDir.Path(t, tf)
+		if err != nil {
+			return nil, fmt.Errorf("ticker: %w", err)
 		}
-		path := csvDir.Path(t, tf)
 		fh, err := os.Open(path)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("ticker %s: no file %s", t, path)

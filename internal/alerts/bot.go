@@ -816,6 +816,9 @@ func jsonValue(path string, v any) (any, error) {
 	if strings.TrimSpace(s) == "" || strings.TrimSpace(s) == "null" {
 		return nil, nil
 	}
+	if err := CheckBounds([]byte(s), path); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var out any

@@ -176,12 +176,23 @@ func Parse(taskParams []byte) (*Alert, error) { return ParseWithSchemaDir(taskPa
 // object with config_json, ORIGINAL-SYSTEM.md §3b) are translated first
 // (TranslateBot); the alert's Bot field then describes them, and problems
 // name the bot's keys (config_json, re_arm_config, ...).
+//
+// Before anything is decoded the text is checked against the input bounds
+// (CheckBounds: MaxRuleDepth, MaxRuleNodes); a configuration beyond them is
+// a *LimitError naming the key and the limit, found in time proportional to
+// its size.
 func ParseWithSchemaDir(taskParams []byte, dir string) (*Alert, error) {
+	if err := CheckBounds(taskParams, ""); err != nil {
+		return nil, err
+	}
 	if !IsBotConfig(taskParams) {
 		return parse(taskParams, dir)
 	}
 	bot, err := TranslateBot(taskParams)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckBounds(bot.Params, ""); err != nil {
 		return nil, err
 	}
 	a, err := parse(bot.Params, dir)
@@ -218,6 +229,9 @@ func parse(taskParams []byte, dir string) (*Alert, error) {
 	a.Name, _ = m["name"].(string)
 	a.Description, _ = m["description"].(string)
 	a.Ticker = strings.TrimSpace(m["ticker"].(string))
+	if err := marketdata.CheckSymbol(a.Ticker); err != nil {
+		p.addf("ticker", "%v", err)
+	}
 	tf, err := marketdata.ParseTimeframe(m["timeframe"].(string))
 	if err != nil {
 		p.addf("timeframe", "%v", err)

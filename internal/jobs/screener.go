@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -33,8 +32,6 @@ const (
 	maxListedMatches       = 50
 )
 
-var tickerPattern = regexp.MustCompile(`^[^\s]{1,32}$`)
-
 // screenerParams is the parsed task_params of a screener job:
 //
 //	{"name": "rsi oversold", "tickers": ["BTCUSDT", "ETHUSDT"] | "crypto_majors",
@@ -57,6 +54,9 @@ var screenerOptionKeys = []string{"provider", "lookback", "concurrency", "notify
 // parseScreener validates screener task_params; every problem is reported
 // with its path, as for alerts.
 func parseScreener(raw []byte, lists map[string][]string, schemaDir string) (*screenerParams, error) {
+	if err := alerts.CheckBounds(raw, ""); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
@@ -99,8 +99,12 @@ func parseScreener(raw []byte, lists map[string][]string, schemaDir string) (*sc
 		for i, x := range t {
 			s, ok := x.(string)
 			s = strings.TrimSpace(s)
-			if !ok || !tickerPattern.MatchString(s) {
-				add(fmt.Sprintf("tickers[%d]", i), "%s is not a ticker symbol (a string without spaces, at most 32 characters)", jsonText(x))
+			if !ok {
+				add(fmt.Sprintf("tickers[%d]", i), "%s is not a ticker symbol (a string such as \"BTCUSDT\")", jsonText(x))
+				continue
+			}
+			if err := marketdata.CheckSymbol(s); err != nil {
+				add(fmt.Sprintf("tickers[%d]", i), "%s is not a ticker symbol: %v", jsonText(x), err)
 				continue
 			}
 			p.tickers = append(p.tickers, s)

@@ -335,8 +335,8 @@ func (c *Client) report(o Outcome) {
 // When every provider fails the error is a *NoProviderError (errors.Is
 // ErrNoProvider) listing why each one failed.
 func (c *Client) Series(ctx context.Context, req Request) (Series, error) {
-	if strings.TrimSpace(req.Symbol) == "" || strings.ContainsAny(req.Symbol, " \t\r\n") {
-		return Series{}, fmt.Errorf("market data: symbol %q is empty or contains spaces", req.Symbol)
+	if err := CheckSymbol(req.Symbol); err != nil {
+		return Series{}, fmt.Errorf("market data: %w", err)
 	}
 	tf, err := ParseTimeframe(string(req.Timeframe))
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -29,21 +28,25 @@ func NewCSV(dir string) *CSV { return &CSV{Dir: dir} }
 // Name returns "csv".
 func (c *CSV) Name() string { return "csv" }
 
-// Path returns the file that holds symbol's bars for tf.
-func (c *CSV) Path(symbol string, tf Timeframe) string {
-	return filepath.Join(c.Dir, symbol+"_"+string(tf)+".csv")
+// Path returns the file that holds symbol's bars for tf:
+// Dir/SYMBOL_TIMEFRAME.csv. A symbol that is not a market symbol
+// (CheckSymbol: "../../etc/passwd", "a/b", ".x") or a file name that would
+// leave Dir after cleaning is an error, so a caller can never be led
+// outside DATA_CSV_DIR.
+func (c *CSV) Path(symbol string, tf Timeframe) (string, error) {
+	return csvFile(c.Dir, symbol, tf)
 }
 
 // Bars reads SYMBOL_TIMEFRAME.csv and returns the bars opening in [from, to].
 // A missing file is ErrSymbolNotFound.
 func (c *CSV) Bars(ctx context.Context, symbol string, tf Timeframe, from, to time.Time) ([]Bar, error) {
-	if symbol == "" || strings.ContainsAny(symbol, `/\`) || strings.Contains(symbol, "..") {
-		return nil, fmt.Errorf("csv %q %s: symbol is not usable as a file name", symbol, tf)
-	}
 	if _, ok := timeframes[tf]; !ok {
 		return nil, fmt.Errorf("csv %s %s: %w", symbol, tf, ErrUnsupportedTimeframe)
 	}
-	path := c.Path(symbol, tf)
+	path, err := c.Path(symbol, tf)
+	if err != nil {
+		return nil, fmt.Errorf("csv %s: %w", tf, err)
+	}
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("csv %s %s: %w: no file %s", symbol, tf, ErrSymbolNotFound, path)
