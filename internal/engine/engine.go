@@ -58,9 +58,18 @@ type TargetValidator interface {
 	ValidateTarget(target string, taskParams json.RawMessage) error
 }
 
+// MaxTaskParamsBytes bounds the size of a schedule's task_params for every
+// job type (the API's 1 MiB body limit is looser). It is checked before a
+// handler parses anything.
+const MaxTaskParamsBytes = 64 << 10
+
 // ValidateParams checks a schedule's task_params with its handler h,
-// passing the target to a [TargetValidator].
+// passing the target to a [TargetValidator]. Task_params larger than
+// MaxTaskParamsBytes are refused before the handler sees them.
 func ValidateParams(h Handler, target string, taskParams json.RawMessage) error {
+	if n := len(taskParams); n > MaxTaskParamsBytes {
+		return fmt.Errorf("%d bytes exceeds the limit of %d bytes (64 KiB, MaxTaskParamsBytes)", n, MaxTaskParamsBytes)
+	}
 	if tv, ok := h.(TargetValidator); ok {
 		return tv.ValidateTarget(target, taskParams)
 	}

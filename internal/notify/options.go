@@ -34,6 +34,10 @@ type Options struct {
 
 	WebhookSecret     string // WEBHOOK_SECRET: HMAC key of X-Signature-256
 	DefaultWebhookURL string // NOTIFICATION_WEBHOOK_URL: webhook target when a config names none
+	// WebhookAllowPrivate (WEBHOOK_ALLOW_PRIVATE, default false) allows
+	// webhook targets on loopback, link-local, private, unspecified and
+	// multicast addresses; see CheckWebhookURL.
+	WebhookAllowPrivate bool
 
 	SMTP         SMTPOptions
 	DefaultEmail string // NOTIFICATION_DEFAULT_EMAIL: email recipient when nothing else resolves
@@ -130,8 +134,16 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 
 	o.WebhookSecret = getenv("WEBHOOK_SECRET") // secrets are used verbatim
 	o.TelegramAPIKey = getenv("TELEGRAM_API_KEY")
+	if v := get("WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		b, err := parseBool(v)
+		if err != nil {
+			bad("WEBHOOK_ALLOW_PRIVATE", v, "want true or false")
+		} else {
+			o.WebhookAllowPrivate = b
+		}
+	}
 	if v := get("NOTIFICATION_WEBHOOK_URL"); v != "" {
-		if err := checkHTTPURL(v); err != nil {
+		if err := CheckWebhookURL(v, o.WebhookAllowPrivate); err != nil {
 			bad("NOTIFICATION_WEBHOOK_URL", v, err.Error())
 		} else {
 			o.DefaultWebhookURL = v

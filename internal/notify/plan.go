@@ -291,7 +291,7 @@ func (p *Planner) resolve(ch string, r Request, user int64, lookup func() (Conta
 		if u == "" {
 			return "", fmt.Sprintf("no webhook URL for user %d: set notify.webhook_url, the user's webhook URL, or NOTIFICATION_WEBHOOK_URL", user), nil
 		}
-		if err := checkHTTPURL(u); err != nil {
+		if err := CheckWebhookURL(u, p.Options.WebhookAllowPrivate); err != nil {
 			return "", fmt.Sprintf("notify.webhook_url: %v", err), nil
 		}
 		return u, "", nil

@@ -7,10 +7,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync"
 	"time"
@@ -38,12 +40,37 @@ type WebhookPayload struct {
 }
 
 // WebhookSink posts the notification as JSON to the URL in its Recipient.
+//
+// Unless AllowPrivate, a target that CheckWebhookURL refuses is a permanent
+// error, and every connection (also after a redirect) is checked where it
+// is dialled, on the resolved address: a host name resolving to a
+// loopback, link-local, private, unspecified or multicast address is
+// refused then (DNS rebinding). For that check the sink uses a copy of
+// Client's *http.Transport without a proxy; a Client with another kind of
+// Transport is used as it is.
 type WebhookSink struct {
 	Secret string       // WEBHOOK_SECRET; empty: no signature header
 	Client *http.Client // nil: a plain client; the context bounds each call
 	Logger *slog.Logger // warns once when Secret is empty; nil: slog.Default()
+	// AllowPrivate is WEBHOOK_ALLOW_PRIVATE: no address checks.
+	AllowPrivate bool
+	// LookupHost, when set, resolves host names instead of the system
+	// resolver (a test hook: a name resolving to 127.0.0.1).
+	LookupHost func(ctx context.Context, host string) ([]netip.Addr, error)
 
-	warnOnce sync.Once
+	warnOnce  sync.Once
+	guardOnce sync.Once
+	guarded   *http.Client
+}
+
+// client returns the HTTP client of a send: Client as it is when private
+// targets are allowed, else its guarded copy.
+func (s *WebhookSink) client() *http.Client {
+	if s.AllowPrivate && s.LookupHost == nil {
+		return httpClient(s.Client)
+	}
+	s.guardOnce.Do(func() { s.guarded = guardedClient(httpClient(s.Client), s.AllowPrivate, s.LookupHost) })
+	return s.guarded
 }
 
 // Sign returns the X-Signature-256 value of body: "sha256=" and the hex
@@ -63,8 +90,8 @@ func VerifySignature(secret string, body []byte, header string) bool {
 // Send posts the payload. 2xx is delivered; 429 honours Retry-After; 408 and
 // 5xx are transient; other 4xx are permanent.
 func (s *WebhookSink) Send(ctx context.Context, n Notification) error {
-	if err := checkHTTPURL(n.Recipient); err != nil {
-		return PermanentError(fmt.Errorf("webhook: recipient %q: %v", n.Recipient, err))
+	if err := CheckWebhookURL(n.Recipient, s.AllowPrivate); err != nil {
+		return PermanentError(fmt.Errorf("webhook: recipient %q: %w", n.Recipient, err))
 	}
 	p := WebhookPayload{
 		IdempotencyKey:   n.IdempotencyKey,
@@ -105,7 +132,10 @@ func (s *WebhookSink) Send(ctx context.Context, n Notification) error {
 			l.Warn("WEBHOOK_SECRET is empty: webhook notifications are sent without " + SignatureHeader)
 		})
 	}
-	resp, err := httpClient(s.Client).Do(req)
+	resp, err := s.client().Do(req)
+	if errors.Is(err, ErrPrivateTarget) {
+		return PermanentError(fmt.Errorf("webhook: POST %s: %w", safeURL(req.URL), err))
+	}
 	if err != nil {
 		return TransientError(0, fmt.Errorf("webhook: POST %s: %w", safeURL(req.URL), err))
 	}

@@ -103,7 +103,7 @@ func NewSinks(o Options, client *http.Client, logger *slog.Logger) Sinks {
 	}
 	s := Sinks{
 		ChannelLog:     &LogSink{Logger: logger},
-		ChannelWebhook: &WebhookSink{Secret: o.WebhookSecret, Client: client, Logger: logger},
+		ChannelWebhook: &WebhookSink{Secret: o.WebhookSecret, Client: client, Logger: logger, AllowPrivate: o.WebhookAllowPrivate},
 	}
 	if o.TelegramBotToken != "" {
 		s[ChannelTelegram] = &TelegramSink{Token: o.TelegramBotToken, BaseURL: o.TelegramAPIURL, Client: client}

@@ -287,7 +287,7 @@ func TestWebhookSinkSignsBody(t *testing.T) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	defer srv.Close()
-	s := &notify.WebhookSink{Secret: secret}
+	s := &notify.WebhookSink{Secret: secret, AllowPrivate: true} // httptest listens on 127.0.0.1
 	n := sampleNotification()
 	n.Channel, n.Recipient = "webhook", srv.URL+"/hook"
 	if err := s.Send(context.Background(), n); err != nil {
