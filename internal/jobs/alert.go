@@ -157,8 +157,10 @@ type alertHandler struct{ env *env }
 // checks (errors give the path and the problem), plus options.provider,
 // notify.template, notify.email and notify.webhook_url.
 func (h *alertHandler) Validate(raw json.RawMessage) error {
-	_, err := parseAlertParams(raw, h.env.AlertSchemaDir)
-	return err
+	if _, err := parseAlertParams(raw, h.env.AlertSchemaDir); err != nil {
+		return err
+	}
+	return h.env.checkWebhookTargets(raw, false)
 }
 
 // AlertResult is the run result of an alert job.

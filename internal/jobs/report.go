@@ -198,8 +198,10 @@ type reportHandler struct{ env *env }
 
 // Validate implements engine.Handler with ParseReportParams.
 func (h *reportHandler) Validate(raw json.RawMessage) error {
-	_, err := ParseReportParams(raw)
-	return err
+	if _, err := ParseReportParams(raw); err != nil {
+		return err
+	}
+	return h.env.checkWebhookTargets(raw, false)
 }
 
 // Handle implements engine.Handler: the report of the period ending now.
@@ -292,8 +294,10 @@ type notificationHandler struct{ env *env }
 
 // Validate implements engine.Handler with ParseMessageParams.
 func (h *notificationHandler) Validate(raw json.RawMessage) error {
-	_, err := ParseMessageParams(raw)
-	return err
+	if _, err := ParseMessageParams(raw); err != nil {
+		return err
+	}
+	return h.env.checkWebhookTargets(raw, true)
 }
 
 // Handle implements engine.Handler: one notification per channel.

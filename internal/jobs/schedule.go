@@ -376,8 +376,10 @@ type scheduleHandler struct{ env *env }
 
 // Validate implements engine.Handler with ParseScheduleParams.
 func (h *scheduleHandler) Validate(raw json.RawMessage) error {
-	_, err := ParseScheduleParams(raw)
-	return err
+	if _, err := ParseScheduleParams(raw); err != nil {
+		return err
+	}
+	return h.env.checkWebhookTargets(raw, false)
 }
 
 // Handle implements engine.Handler: it runs the action and, per

@@ -249,8 +249,10 @@ type screenerHandler struct{ env *env }
 // e.g. `rule.gt.lhs.indicator.type: unknown indicator "RSX" (known: ...)`
 // or `tickers[2]: "BTC USDT" is not a ticker symbol ...`.
 func (h *screenerHandler) Validate(raw json.RawMessage) error {
-	_, err := parseScreener(raw, h.env.lists, h.env.AlertSchemaDir)
-	return err
+	if _, err := parseScreener(raw, h.env.lists, h.env.AlertSchemaDir); err != nil {
+		return err
+	}
+	return h.env.checkWebhookTargets(raw, false)
 }
 
 // ScreenerResult is the run result of a screener job.
