@@ -1,7 +1,6 @@
 package cronexpr
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
@@ -205,27 +204,6 @@ func TestParseErrors(t *testing.T) {
 			}
 		})
 	}
-}
-
-// FuzzParse checks that Parse never panics and that accepted schedules have
-// a Next that moves forward.
-func FuzzParse(f *testing.F) {
-	for _, s := range []string{"* * * * *", "*/5 1-3 1,15 JAN-MAR MON-FRI", "0 0 30 2 *", "@every 1h", "@daily", "1-2/3,4 * ? * 7"} {
-		f.Add(s)
-	}
-	from := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	f.Fuzz(func(t *testing.T, expr string) {
-		s, err := Parse(expr, nil)
-		if err != nil {
-			if strings.TrimSpace(err.Error()) == "" {
-				t.Fatalf("empty error for %q", expr)
-			}
-			return
-		}
-		if n := s.Next(from); !n.IsZero() && !n.After(from) {
-			t.Fatalf("Next(%v) = %v, not after", from, n)
-		}
-	})
 }
 
 func mustLoad(t testing.TB, name string) *time.Location {
