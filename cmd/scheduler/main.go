@@ -30,15 +30,21 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-// actionError translates an error of internal/action into the CLI's exit
-// status: bad input (an invalid schedule, a name already taken) exits 2,
-// anything else (not found, database) 1, each with its message.
+// actionError translates an error of internal/action or the store into the
+// CLI's exit status: bad input (an invalid schedule, a name already taken,
+// a value the store refuses: an id out of its column's range, a NUL byte)
+// exits 2, anything else (not found, database) 1, each with its message.
 func actionError(err error) error {
 	var inv *action.InvalidError
+	var ie *store.InputError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &inv), errors.Is(err, store.ErrDuplicate):
+		return &exitError{2, err}
+	case errors.As(err, &ie):
+		return &exitError{2, ie}
+	case errors.Is(err, store.ErrOutOfRange), errors.Is(err, store.ErrInvalidInput):
 		return &exitError{2, err}
 	}
 	return err

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -19,20 +21,39 @@ import (
 func init() {
 	sched := &cobra.Command{Use: "schedules", Short: "List, show, add, enable, disable, delete and run schedules"}
 
-	var jobType string
+	var jobType, enabled string
 	var asJSON bool
+	var sf store.ScheduleFilter
 	list := &cobra.Command{
-		Use: "list", Short: "List schedules", Args: cobra.NoArgs,
+		Use: "list", Short: "List schedules (task_params redacted)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if jobType != "" && !slices.Contains(store.JobTypes, jobType) {
+				return &exitError{2, fmt.Errorf("--type: unknown job type %q (known: %s)", jobType, strings.Join(store.JobTypes, ", "))}
+			}
+			sf.JobType = jobType
+			if enabled != "" {
+				b, err := strconv.ParseBool(enabled)
+				if err != nil {
+					return &exitError{2, fmt.Errorf("--enabled: %q is not true or false", enabled)}
+				}
+				sf.Enabled = &b
+			}
+			if sf.Limit < 1 || sf.Limit > maxListLimit {
+				return &exitError{2, fmt.Errorf("--limit: %d out of range 1-%d", sf.Limit, maxListLimit)}
+			}
+			if sf.Offset < 0 {
+				return &exitError{2, fmt.Errorf("--offset: %d is negative", sf.Offset)}
+			}
 			a, err := loadApp(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
 			defer a.close()
-			ss, err := a.db.ListSchedules(cmd.Context(), store.ScheduleFilter{JobType: jobType})
+			ss, err := a.db.ListSchedules(cmd.Context(), sf)
 			if err != nil {
-				return err
+				return actionError(err)
 			}
+			ss = action.RedactedSchedules(ss)
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), ss)
 			}
@@ -49,10 +70,13 @@ func init() {
 		},
 	}
 	list.Flags().StringVar(&jobType, "type", "", "only this job type")
+	list.Flags().StringVar(&enabled, "enabled", "", "only enabled (true) or disabled (false) schedules")
+	list.Flags().IntVar(&sf.Limit, "limit", 1000, fmt.Sprintf("at most this many schedules (1-%d)", maxListLimit))
+	list.Flags().IntVar(&sf.Offset, "offset", 0, "skip this many schedules (ordered by id)")
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	show := &cobra.Command{
-		Use: "show ID", Short: "Show one schedule as JSON", Args: cobra.ExactArgs(1),
+		Use: "show ID", Short: "Show one schedule as JSON (task_params redacted)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, id, err := loadAppFor(cmd, args[0])
 			if err != nil {
@@ -61,9 +85,9 @@ func init() {
 			defer a.close()
 			s, err := a.db.GetSchedule(cmd.Context(), id)
 			if err != nil {
-				return err
+				return actionError(err)
 			}
-			return writeJSON(cmd.OutOrStdout(), s)
+			return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
 		},
 	}
 
@@ -182,7 +206,7 @@ executed by this command and its result printed.`,
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d queued for schedule %d; follow it with: scheduler runs list --schedule %d\n", st.Run.ID, id, id)
 				return nil
 			}
-			return writeJSON(cmd.OutOrStdout(), st.Run)
+			return writeJSON(cmd.OutOrStdout(), action.RedactedRun(*st.Run))
 		},
 	}
 	run.Flags().BoolVar(&local, "local", false, "execute the run in this process")
@@ -211,8 +235,9 @@ executed by this command and its result printed.`,
 			defer a.close()
 			rs, err := a.db.ListRuns(cmd.Context(), rf)
 			if err != nil {
-				return err
+				return actionError(err)
 			}
+			rs = action.RedactedRuns(rs)
 			if runsJSON {
 				return writeJSON(cmd.OutOrStdout(), rs)
 			}
@@ -238,6 +263,9 @@ executed by this command and its result printed.`,
 	rootCmd.AddCommand(sched, runs)
 }
 
+// maxListLimit is the largest --limit of `schedules list`.
+const maxListLimit = 100000
+
 // loadAppFor parses a schedule ID argument, then loads the app: the start of
 // every command that acts on one schedule.
 func loadAppFor(cmd *cobra.Command, arg string) (*app, int64, error) {
@@ -251,6 +279,9 @@ func loadAppFor(cmd *cobra.Command, arg string) (*app, int64, error) {
 
 func parseID(s string) (int64, error) {
 	id, err := strconv.ParseInt(s, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, &exitError{2, fmt.Errorf("ID: %q out of range 1-%d", s, int64(math.MaxInt64))}
+	}
 	if err != nil || id < 1 {
 		return 0, &exitError{2, fmt.Errorf("ID: %q is not a positive integer", s)}
 	}

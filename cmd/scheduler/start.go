@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/metrics"
 	"github.com/atf/scheduler/internal/notify"
 	"github.com/spf13/cobra"
@@ -73,7 +74,7 @@ func serve(ctx context.Context, a *app) error {
 		if err != nil {
 			return map[string]string{"error": err.Error()}
 		}
-		return st
+		return action.RedactedOutbox(st) // webhook URLs in delivery errors
 	}
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = disp.Run(ctx) }()

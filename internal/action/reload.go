@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/cronexpr"
+	"github.com/atf/scheduler/internal/redact"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -36,9 +37,9 @@ func (a *Actions) Reload(ctx context.Context) (*ReloadResult, error) {
 		sched, _, cerr := a.compile(s)
 		if cerr != nil {
 			res.Invalid++
-			res.Problems = append(res.Problems, ScheduleReport{ID: s.ID, Name: s.Name, Error: cleanProblem(cerr.Error())})
+			res.Problems = append(res.Problems, ScheduleReport{ID: s.ID, Name: s.Name, Error: redact.Text(cleanProblem(cerr.Error()))})
 			if s.LastError != cerr.Error() {
-				a.log.Warn("schedule is invalid", "schedule_id", s.ID, "name", s.Name, "err", cerr)
+				a.log.Warn("schedule is invalid", "schedule_id", s.ID, "name", s.Name, "err", redact.Text(cerr.Error()))
 				return a.c.Store.SetScheduleError(ctx, s.ID, cerr.Error(), now)
 			}
 			return nil

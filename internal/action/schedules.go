@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/atf/scheduler/internal/redact"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -43,12 +44,24 @@ func (a *Actions) Create(ctx context.Context, sp Spec) (*store.Schedule, error) 
 
 // Update replaces the user-editable fields of schedule id with sp (Enabled
 // nil keeps the current value), validated like Create. The stored schedule
-// is left alone when sp is invalid. It returns the stored schedule.
+// is left alone when sp is invalid. A task_params string holding
+// redact.Marker that is exactly the redacted form of the stored value at
+// its JSON path keeps the stored value (a client sent back what it read);
+// any other value replaces it; a marker that matches nothing is an
+// *InvalidError. It returns the stored schedule (unredacted: callers that
+// show it use Redacted).
 func (a *Actions) Update(ctx context.Context, id int64, sp Spec) (*store.Schedule, error) {
 	cur, err := a.c.Store.GetSchedule(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	// Secrets sent back in their redacted form keep their stored values.
+	merged, err := redact.Restore("task_params", sp.TaskParams, cur.TaskParams)
+	if err != nil {
+		return nil, &InvalidError{ScheduleID: id, Problems: []Problem{{Field: "task_params",
+			Value: abbrev(redact.JSON(sp.TaskParams)), Message: err.Error()}}}
+	}
+	sp.TaskParams = merged
 	s := sp.apply(*cur)
 	if p := a.problems(&s, sp.UserID != nil); len(p) > 0 {
 		return nil, &InvalidError{ScheduleID: id, Problems: p}

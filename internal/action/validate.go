@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/atf/scheduler/internal/cronexpr"
 	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/redact"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -69,7 +71,12 @@ func (sp *Spec) apply(base store.Schedule) store.Schedule {
 // *InvalidError listing all of them.
 func (a *Actions) Validate(_ context.Context, sp Spec) (*store.Schedule, error) {
 	s := sp.apply(store.Schedule{})
-	if p := a.problems(&s, sp.UserID != nil); len(p) > 0 {
+	p := a.problems(&s, sp.UserID != nil)
+	if err := redact.Check("task_params", s.TaskParams); err != nil {
+		// A new schedule has no stored secret to keep.
+		p = append(p, Problem{Field: "task_params", Value: abbrev(redact.JSON(s.TaskParams)), Message: err.Error()})
+	}
+	if len(p) > 0 {
 		return nil, &InvalidError{Problems: p}
 	}
 	return &s, nil
@@ -90,12 +97,14 @@ func (a *Actions) problems(s *store.Schedule, userIDGiven bool) []Problem {
 		add("user_id", "", "user_id: required, a whole number >= 1")
 	case s.UserID < 1:
 		add("user_id", uid, "user_id: must be >= 1, got %d", s.UserID)
+	case s.UserID > MaxUserID:
+		add("user_id", uid, "user_id: %d out of range 1-%d", s.UserID, MaxUserID)
 	}
-	switch n := utf8.RuneCountInString(s.Name); {
-	case strings.TrimSpace(s.Name) == "":
-		add("name", s.Name, "name: must not be empty")
-	case n > MaxNameLength:
-		add("name", s.Name, "name: %d characters, at most %d allowed", n, MaxNameLength)
+	if msg := NameProblem(s.Name); msg != "" {
+		add("name", s.Name, "name: %s", msg)
+	}
+	if msg := textProblem(s.Target); msg != "" {
+		add("target", s.Target, "target: %q %s", s.Target, msg)
 	}
 	handler, hasHandler := a.c.Handlers[s.JobType]
 	switch {
@@ -125,7 +134,11 @@ func (a *Actions) problems(s *store.Schedule, userIDGiven bool) []Problem {
 	if !hasHandler {
 		return out
 	}
-	params := abbrev(s.TaskParams)
+	params := abbrev(redact.JSON(s.TaskParams))
+	if err := store.CheckJSONText("task_params", s.TaskParams); err != nil {
+		add("task_params", params, "%v", err)
+		return out
+	}
 	if !json.Valid(s.TaskParams) {
 		add("task_params", params, "task_params: not valid JSON")
 		return out
@@ -143,6 +156,49 @@ func (a *Actions) problems(s *store.Schedule, userIDGiven bool) []Problem {
 		}
 	}
 	return out
+}
+
+// MaxUserID is the largest user id accepted: job_schedules.user_id is int4
+// in the framework's schema and in ours.
+const MaxUserID = math.MaxInt32
+
+// NameProblem returns what is wrong with a schedule name, or "": it must
+// be valid UTF-8, not blank, at most MaxNameLength characters, without
+// control characters (C0, DEL, C1) and without bidirectional formatting
+// characters (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), which
+// make a name display as something else. The name is never altered.
+func NameProblem(name string) string {
+	if msg := textProblem(name); msg != "" {
+		return fmt.Sprintf("%q %s", name, msg)
+	}
+	n := utf8.RuneCountInString(name)
+	switch {
+	case strings.TrimSpace(name) == "":
+		return "must not be empty"
+	case n > MaxNameLength:
+		return fmt.Sprintf("%d characters, at most %d allowed", n, MaxNameLength)
+	}
+	for i, r := range name {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
+			return fmt.Sprintf("%q holds the control character %U at byte %d", name, r, i)
+		case r == 0x061c || r == 0x200e || r == 0x200f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069):
+			return fmt.Sprintf("%q holds the bidirectional formatting character %U at byte %d", name, r, i)
+		}
+	}
+	return ""
+}
+
+// textProblem returns why s cannot be stored as text (a NUL byte, invalid
+// UTF-8), or "".
+func textProblem(s string) string {
+	switch {
+	case strings.IndexByte(s, 0) >= 0:
+		return "holds a NUL byte (\\x00), which the database cannot store"
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	}
+	return ""
 }
 
 // taskParamsLines formats a handler's validation error as problem lines,
@@ -244,7 +300,7 @@ func (a *Actions) ValidateAll(ctx context.Context) (*Report, error) {
 		r.Schedules++
 		if _, _, err := a.compile(s); err != nil {
 			r.Invalid++
-			r.Problems = append(r.Problems, ScheduleReport{ID: s.ID, Name: s.Name, Error: cleanProblem(err.Error())})
+			r.Problems = append(r.Problems, ScheduleReport{ID: s.ID, Name: s.Name, Error: redact.Text(cleanProblem(err.Error()))})
 		} else {
 			r.Valid++
 		}

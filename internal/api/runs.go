@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -14,9 +15,12 @@ var runStatuses = store.RunStatuses
 
 // RunList is the response of GET /api/v1/runs (newest first).
 type RunList struct {
+	// Runs are redacted (action.RedactedRun).
 	Runs   []store.Run `json:"runs"`
 	Limit  int         `json:"limit"`
 	Offset int         `json:"offset"`
+	// MaxLimit is the largest limit accepted.
+	MaxLimit int `json:"max_limit"`
 }
 
 // RunDetail is the response of GET /api/v1/runs/{id}: the run and its
@@ -28,6 +32,9 @@ type RunDetail struct {
 
 func (s *server) listRuns(w http.ResponseWriter, r *http.Request) {
 	limit, offset, err := paging(r, 50)
+	if err == nil {
+		err = knownParams(r, "schedule_id", "status", "limit", "offset")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -54,10 +61,7 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if runs == nil {
-		runs = []store.Run{}
-	}
-	writeJSON(w, http.StatusOK, RunList{Runs: runs, Limit: limit, Offset: offset})
+	writeJSON(w, http.StatusOK, RunList{Runs: action.RedactedRuns(runs), Limit: limit, Offset: offset, MaxLimit: MaxLimit})
 }
 
 func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
@@ -76,8 +80,5 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if att == nil {
-		att = []store.Attempt{}
-	}
-	writeJSON(w, http.StatusOK, RunDetail{Run: *run, Attempts: att})
+	writeJSON(w, http.StatusOK, RunDetail{Run: action.RedactedRun(*run), Attempts: action.RedactedAttempts(att)})
 }

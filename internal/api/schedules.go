@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
@@ -63,16 +65,23 @@ func badRequest(format string, a ...any) *httpError {
 }
 
 // fail translates an error into its HTTP status: bad input 400 with the
-// problems, missing 404, name taken 409, anything else 500 (logged, without
-// the database's text).
+// problems (an invalid schedule, or a value the store refused: an id out of
+// its column's range, a NUL byte — the field and the escaped value named),
+// missing 404, name taken 409, anything else 500 (logged, without the
+// database's text).
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var he *httpError
 	var inv *action.InvalidError
+	var ie *store.InputError
 	switch {
 	case errors.As(err, &he):
 		writeError(w, he.status, he.msg, he.problems...)
 	case errors.As(err, &inv):
 		writeError(w, http.StatusBadRequest, inv.Error(), inv.Lines()...)
+	case errors.As(err, &ie):
+		writeError(w, http.StatusBadRequest, ie.Error(), ie.Error())
+	case errors.Is(err, store.ErrOutOfRange), errors.Is(err, store.ErrInvalidInput):
+		writeError(w, http.StatusBadRequest, "invalid input: "+err.Error())
 	case errors.Is(err, store.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, store.ErrDuplicate):
@@ -96,6 +105,18 @@ func decodeJSON(r *http.Request, what string, v any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("request body is empty; want a JSON %s", what)
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would silently replace the bytes with U+FFFD.
+		off := 0
+		for off < len(body) {
+			r, n := utf8.DecodeRune(body[off:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			off += n
+		}
+		return badRequest("request body is not valid UTF-8 at %s", position(body, int64(off+1)))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
@@ -214,27 +235,48 @@ func readInput(r *http.Request, pathID int64) (*ScheduleInput, error) {
 func pathID(r *http.Request) (int64, error) {
 	raw := r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)
+	if errors.Is(err, strconv.ErrRange) {
+		return 0, badRequest("id: %q out of range 1-%d", raw, int64(math.MaxInt64))
+	}
 	if err != nil || id < 1 {
 		return 0, badRequest("id: %q is not a positive whole number", raw)
 	}
 	return id, nil
 }
 
-// paging reads limit (default def, 1..1000) and offset (>= 0).
+// MaxLimit is the largest page of a list endpoint (limit).
+const MaxLimit = 1000
+
+// knownParams refuses a query parameter that is not one of names, or one
+// given more than once: a misspelt filter must not silently list
+// everything.
+func knownParams(r *http.Request, names ...string) error {
+	for k, vs := range r.URL.Query() {
+		if !slices.Contains(names, k) {
+			return badRequest("unknown query parameter %q (known: %s)", k, strings.Join(names, ", "))
+		}
+		if len(vs) > 1 {
+			return badRequest("%s: given %d times; give it once", k, len(vs))
+		}
+	}
+	return nil
+}
+
+// paging reads limit (default def, 1..MaxLimit) and offset (>= 0).
 func paging(r *http.Request, def int) (limit, offset int, err error) {
 	q := r.URL.Query()
 	limit, offset = def, 0
 	if v := q.Get("limit"); v != "" {
 		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 1 || n > 1000 {
-			return 0, 0, badRequest("limit: %q is not a whole number from 1 to 1000", v)
+		if perr != nil || n < 1 || n > MaxLimit {
+			return 0, 0, badRequest("limit: %q is not a whole number from 1 to %d", v, MaxLimit)
 		}
 		limit = n
 	}
 	if v := q.Get("offset"); v != "" {
 		n, perr := strconv.Atoi(v)
-		if perr != nil || n < 0 {
-			return 0, 0, badRequest("offset: %q is not a whole number >= 0", v)
+		if perr != nil || n < 0 || n > math.MaxInt32 {
+			return 0, 0, badRequest("offset: %q is not a whole number from 0 to %d", v, math.MaxInt32)
 		}
 		offset = n
 	}
@@ -243,13 +285,19 @@ func paging(r *http.Request, def int) (limit, offset int, err error) {
 
 // ScheduleList is the response of GET /api/v1/schedules.
 type ScheduleList struct {
+	// Schedules are redacted (action.Redacted).
 	Schedules []store.Schedule `json:"schedules"`
 	Limit     int              `json:"limit"`
 	Offset    int              `json:"offset"`
+	// MaxLimit is the largest limit accepted.
+	MaxLimit int `json:"max_limit"`
 }
 
 func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) {
 	limit, offset, err := paging(r, 100)
+	if err == nil {
+		err = knownParams(r, "job_type", "enabled", "user_id", "limit", "offset")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -284,10 +332,7 @@ func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	if list == nil {
-		list = []store.Schedule{}
-	}
-	writeJSON(w, http.StatusOK, ScheduleList{Schedules: list, Limit: limit, Offset: offset})
+	writeJSON(w, http.StatusOK, ScheduleList{Schedules: action.RedactedSchedules(list), Limit: limit, Offset: offset, MaxLimit: MaxLimit})
 }
 
 func (s *server) createSchedule(w http.ResponseWriter, r *http.Request) {
@@ -301,7 +346,7 @@ func (s *server) createSchedule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", fmt.Sprintf("/api/v1/schedules/%d", sc.ID))
-	writeJSON(w, http.StatusCreated, sc)
+	writeJSON(w, http.StatusCreated, action.Redacted(*sc))
 }
 
 func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) {
@@ -314,7 +359,7 @@ func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sc)
+	writeJSON(w, http.StatusOK, action.Redacted(*sc))
 }
 
 func (s *server) updateSchedule(w http.ResponseWriter, r *http.Request) {
@@ -331,7 +376,7 @@ func (s *server) updateSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, sc)
+	writeJSON(w, http.StatusOK, action.Redacted(*sc))
 }
 
 func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
@@ -361,7 +406,7 @@ func (s *server) setEnabled(enabled bool) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, sc)
+		writeJSON(w, http.StatusOK, action.Redacted(*sc))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/cronexpr"
+	"github.com/atf/scheduler/internal/redact"
 	"github.com/atf/scheduler/internal/store"
 )
 
@@ -118,7 +119,8 @@ func (e *Engine) planner(now, horizon time.Time) store.Planner {
 		if err != nil {
 			recheck := now.Add(invalidRecheck)
 			if s.LastError != err.Error() {
-				e.log.Error("schedule is invalid; not firing it", "schedule_id", s.ID, "name", s.Name, "err", err)
+				// The error may quote task_params values (a webhook URL).
+				e.log.Error("schedule is invalid; not firing it", "schedule_id", s.ID, "name", s.Name, "err", redact.Text(err.Error()))
 			}
 			return store.Fire{Next: &recheck, Error: err.Error()}
 		}

@@ -373,7 +373,44 @@ func (s *DB) detectColumns(ctx context.Context, q querier) error {
 	}
 	s.jobIDType = typ
 	s.jobIDNumeric = typ == "integer" || typ == "bigint" || typ == "smallint"
+	if err := s.detectLimits(ctx, q); err != nil {
+		return err
+	}
 	return s.detectFrameworkQueue(ctx, q)
+}
+
+// detectLimits reads the types of the id columns (PostgreSQL): ids beyond
+// them are refused before a query with an *InputError.
+func (s *DB) detectLimits(ctx context.Context, q querier) error {
+	rows, err := s.query(ctx, q, `SELECT table_name, column_name, data_type FROM information_schema.columns
+		WHERE table_schema = current_schema() AND (table_name, column_name) IN
+		(('job_schedules', 'id'), ('job_schedules', 'user_id'), ('job_schedule_runs', 'id'), ('job_schedule_runs', 'job_id'))`)
+	if err != nil {
+		return fmt.Errorf("read types of the id columns: %w", err)
+	}
+	defer rows.Close()
+	l := defaultLimits
+	for rows.Next() {
+		var table, col, typ string
+		if err := rows.Scan(&table, &col, &typ); err != nil {
+			return fmt.Errorf("read types of the id columns: %w", err)
+		}
+		switch table + "." + col {
+		case "job_schedules.id":
+			l.scheduleID = limitOf(typ, maxInt4)
+		case "job_schedules.user_id":
+			l.userID = limitOf(typ, maxInt4)
+		case "job_schedule_runs.id":
+			l.runID = limitOf(typ, maxInt8)
+		case "job_schedule_runs.job_id":
+			l.jobID = limitOf(typ, maxInt8)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read types of the id columns: %w", err)
+	}
+	s.limits = l
+	return nil
 }
 
 // runScript executes a migration file. Lines "-- +columns TABLE COLUMN DEF"

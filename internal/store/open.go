@@ -64,6 +64,9 @@ type DB struct {
 	// and by Migrate.
 	jobIDType    string
 	jobIDNumeric bool
+	// limits are the largest values of the id columns, read with jobIDType
+	// (defaultLimits until then and on SQLite).
+	limits limits
 	// fq is the framework's notification queue (framework_queue.go).
 	fq frameworkQueue
 }
@@ -76,7 +79,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &DB{log: log, echo: opts.Echo}
+	s := &DB{log: log, echo: opts.Echo, limits: defaultLimits}
 	switch opts.Driver {
 	case "postgres":
 		cfg, err := pgxpool.ParseConfig(opts.DSN)

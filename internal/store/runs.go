@@ -77,6 +77,9 @@ func (s *DB) InsertRun(ctx context.Context, sc *Schedule, scheduledFor time.Time
 
 // GetRun implements Store.
 func (s *DB) GetRun(ctx context.Context, id int64) (*Run, error) {
+	if err := s.checkID(colRunID, "id", id); err != nil {
+		return nil, fmt.Errorf("load run: %w", err)
+	}
 	r, err := scanRun(s.queryRow(ctx, s.db, `SELECT `+runCols+` FROM job_schedule_runs WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("run %d: %w", id, ErrNotFound)
@@ -92,6 +95,12 @@ func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 	var where []string
 	var args []any
 	if f.ScheduleID != 0 {
+		if err := s.checkID(colScheduleID, "schedule_id", f.ScheduleID); err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		if err := s.checkID(colJobID, "schedule_id", f.ScheduleID); err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
 		args = append(args, s.jobIDArg(f.ScheduleID))
 		// job_type IN (...) lets the unique (job_type, job_id, scheduled_for)
 		// index serve the lookup; no separate job_id index is kept.
@@ -123,6 +132,9 @@ func (s *DB) ListRuns(ctx context.Context, f RunFilter) ([]Run, error) {
 
 // ListAttempts implements Store.
 func (s *DB) ListAttempts(ctx context.Context, runID int64) ([]Attempt, error) {
+	if err := s.checkID(colRunID, "run id", runID); err != nil {
+		return nil, fmt.Errorf("list attempts: %w", err)
+	}
 	rows, err := s.query(ctx, s.db, `SELECT run_id, attempt, COALESCE(owner, ''), started_at, finished_at, COALESCE(error, '')
 		FROM job_run_attempts WHERE run_id = $1 ORDER BY attempt`, runID)
 	if err != nil {

@@ -47,6 +47,9 @@ func taskParamsArg(b []byte) any {
 
 // CreateSchedule implements Store. It fills s.ID and the timestamps.
 func (s *DB) CreateSchedule(ctx context.Context, sc *Schedule) error {
+	if err := s.checkSchedule(sc, false); err != nil {
+		return fmt.Errorf("create schedule: %w", err)
+	}
 	now := time.Now().UTC()
 	err := s.queryRow(ctx, s.db, `INSERT INTO job_schedules
 		(user_id, name, job_type, target, task_params, cron, timezone, enabled, next_run_at, created_at, updated_at, state_json)
@@ -57,7 +60,7 @@ func (s *DB) CreateSchedule(ctx context.Context, sc *Schedule) error {
 		if isUnique(err) {
 			return fmt.Errorf("create schedule %q: user %d already has a schedule named %q: %w", sc.Name, sc.UserID, sc.Name, ErrDuplicate)
 		}
-		return fmt.Errorf("create schedule %q: %w", sc.Name, err)
+		return asInput(err, "", "create schedule", fmt.Errorf("create schedule %q: %w", sc.Name, err))
 	}
 	sc.CreatedAt, sc.UpdatedAt = now, now
 	return nil
@@ -66,6 +69,9 @@ func (s *DB) CreateSchedule(ctx context.Context, sc *Schedule) error {
 // UpdateSchedule implements Store: it writes the user-editable fields and
 // clears next_run_at so the next claim recomputes it from the new cron.
 func (s *DB) UpdateSchedule(ctx context.Context, sc *Schedule) error {
+	if err := s.checkSchedule(sc, true); err != nil {
+		return fmt.Errorf("update schedule: %w", err)
+	}
 	now := time.Now().UTC()
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.dropFutureFires(ctx, tx, sc.ID, now); err != nil {
@@ -80,7 +86,7 @@ func (s *DB) UpdateSchedule(ctx context.Context, sc *Schedule) error {
 			if isUnique(err) {
 				return fmt.Errorf("user %d already has a schedule named %q: %w", sc.UserID, sc.Name, ErrDuplicate)
 			}
-			return err
+			return asInput(err, "", "write", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
@@ -96,6 +102,9 @@ func (s *DB) UpdateSchedule(ctx context.Context, sc *Schedule) error {
 
 // GetSchedule implements Store.
 func (s *DB) GetSchedule(ctx context.Context, id int64) (*Schedule, error) {
+	if err := s.checkID(colScheduleID, "id", id); err != nil {
+		return nil, fmt.Errorf("load schedule: %w", err)
+	}
 	sc, err := scanSchedule(s.queryRow(ctx, s.db, `SELECT `+scheduleCols+` FROM job_schedules WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("schedule %d: %w", id, ErrNotFound)
@@ -121,6 +130,9 @@ func (s *DB) ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, e
 		add("enabled = $%d", *f.Enabled)
 	}
 	if f.UserID != nil {
+		if err := s.checkID(colUserID, "user_id", *f.UserID); err != nil {
+			return nil, fmt.Errorf("list schedules: %w", err)
+		}
 		add("user_id = $%d", *f.UserID)
 	}
 	q := `SELECT ` + scheduleCols + ` FROM job_schedules`
@@ -150,6 +162,9 @@ func (s *DB) ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, e
 // DeleteSchedule implements Store. Its run history is kept; fires claimed
 // ahead that are not due yet are deleted.
 func (s *DB) DeleteSchedule(ctx context.Context, id int64) error {
+	if err := s.checkID(colScheduleID, "id", id); err != nil {
+		return fmt.Errorf("delete schedule: %w", err)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		if err := s.dropFutureFires(ctx, tx, id, time.Now()); err != nil {
 			return err
@@ -171,6 +186,9 @@ func (s *DB) DeleteSchedule(ctx context.Context, id int64) error {
 
 // SetEnabled implements Store.
 func (s *DB) SetEnabled(ctx context.Context, id int64, enabled bool) error {
+	if err := s.checkID(colScheduleID, "id", id); err != nil {
+		return fmt.Errorf("set schedule enabled: %w", err)
+	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
 		if err := s.dropFutureFires(ctx, tx, id, now); err != nil {
@@ -223,6 +241,10 @@ func (s *DB) dropFutureFires(ctx context.Context, tx *sql.Tx, id int64, now time
 
 // SetScheduleError implements Store.
 func (s *DB) SetScheduleError(ctx context.Context, id int64, msg string, at time.Time) error {
+	if err := s.checkID(colScheduleID, "id", id); err != nil {
+		return fmt.Errorf("set schedule error: %w", err)
+	}
+	msg = strings.ToValidUTF8(strings.ReplaceAll(msg, "\x00", `\x00`), "\uFFFD")
 	var err error
 	if msg == "" {
 		_, err = s.exec(ctx, s.db, `UPDATE job_schedules SET last_error = NULL, last_error_at = NULL WHERE id = $1`, id)
@@ -237,6 +259,9 @@ func (s *DB) SetScheduleError(ctx context.Context, id int64, msg string, at time
 
 // SetNextRun implements Store.
 func (s *DB) SetNextRun(ctx context.Context, id int64, next *time.Time) error {
+	if err := s.checkID(colScheduleID, "id", id); err != nil {
+		return fmt.Errorf("set schedule next_run_at: %w", err)
+	}
 	if _, err := s.exec(ctx, s.db, `UPDATE job_schedules SET next_run_at = $1 WHERE id = $2`, s.tsp(next), id); err != nil {
 		return fmt.Errorf("set schedule %d next_run_at: %w", id, err)
 	}
