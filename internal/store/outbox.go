@@ -50,27 +50,35 @@ func (o *Outbox) Insert(ctx context.Context, ns []notify.Notification) error {
 	return o.s.inTx(ctx, func(tx *sql.Tx) error { return o.s.insertOutbox(ctx, tx, ns) })
 }
 
-// Claim implements notify.Outbox: due pending/failed rows whose older rows of
-// the same (channel, recipient) are all settled become sending. Such a row
-// is the oldest active row of its recipient, found by one grouped pass over
-// the active rows (index on channel, recipient, id).
+// Claim implements notify.Outbox: due pending/failed rows (and sending rows
+// claimed before req.StuckBefore) that no older row of the same (channel,
+// recipient) holds back become sending. Such a row is the oldest holding row
+// of its recipient — pending, sending, or failed with a retry due by the
+// hold limit (notify.HoldLimit) — found by one grouped pass over the active
+// rows (index on channel, recipient, id).
 func (o *Outbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notify.Notification, error) {
 	if req.Limit <= 0 {
 		return nil, fmt.Errorf("claim notifications: limit %d must be > 0", req.Limit)
 	}
 	s := o.s
+	stuck := req.StuckBefore
+	if stuck.IsZero() {
+		stuck = time.Unix(0, 0)
+	}
 	var out []notify.Notification
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := s.query(ctx, tx, `UPDATE notifications SET status = 'sending', attempts = attempts + 1,
 			claimed_by = $1, claimed_at = $2, updated_at = $2
 			WHERE id IN (
 				SELECT n.id FROM notifications n
-				WHERE n.status IN ('pending', 'failed') AND n.next_attempt_at <= $2
+				WHERE ((n.status IN ('pending', 'failed') AND n.next_attempt_at <= $2)
+					OR (n.status = 'sending' AND n.claimed_at < $5))
 				AND n.id IN (SELECT MIN(id) FROM notifications
-					WHERE status IN ('pending', 'failed', 'sending') AND ($4 = '' OR channel = $4)
+					WHERE (status IN ('pending', 'sending') OR (status = 'failed' AND next_attempt_at <= $6))
+					AND ($4 = '' OR channel = $4)
 					GROUP BY channel, recipient)
 				ORDER BY n.id LIMIT $3`+s.d.lock+`)
-			RETURNING `+outboxCols, req.Owner, s.ts(req.Now), req.Limit, req.Channel)
+			RETURNING `+outboxCols, req.Owner, s.ts(req.Now), req.Limit, req.Channel, s.ts(stuck), s.ts(notify.HoldLimit(req)))
 		if err != nil {
 			return err
 		}
