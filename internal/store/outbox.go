@@ -232,3 +232,43 @@ func (o *Outbox) Purge(ctx context.Context, before time.Time) (int, error) {
 	n, _ := res.RowsAffected()
 	return int(n), nil
 }
+
+// ErrNotDead is returned (wrapped) by RetryDead when the notification named
+// exists but is not dead: only dead rows are requeued.
+var ErrNotDead = errors.New("notification is not dead")
+
+// RetryDead requeues dead notifications for a new round of delivery: the row
+// id, or every dead row when id is 0. A requeued row is pending and due at
+// now, with its attempts reset to 0 (it gets 1 + NOTIFICATION_RETRIES
+// attempts again) and its last error kept behind "requeued by an operator;
+// was: ". It keeps its id, so it is delivered before the younger rows of
+// its recipient. An unknown id wraps ErrNotFound; a row that is not dead
+// wraps ErrNotDead. It returns how many rows were requeued.
+func (o *Outbox) RetryDead(ctx context.Context, id int64, now time.Time) (int, error) {
+	if id < 0 {
+		return 0, fmt.Errorf("retry notification %d: id must be > 0 (or 0 for every dead row)", id)
+	}
+	s := o.s
+	q := `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1,
+		claimed_by = NULL, claimed_at = NULL, updated_at = $1,
+		last_error = 'requeued by an operator; was: ' || COALESCE(last_error, '')
+		WHERE status = 'dead'`
+	args := []any{s.ts(now)}
+	if id != 0 {
+		q += ` AND id = $2`
+		args = append(args, id)
+	}
+	res, err := s.exec(ctx, s.db, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("retry dead notifications: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 && id != 0 {
+		cur, err := o.Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("notification %d is %s: %w", id, cur.Status, ErrNotDead)
+	}
+	return int(n), nil
+}
