@@ -362,6 +362,19 @@ func (d *Dispatcher) exhausted(n Notification, attempts int, now time.Time) bool
 	return attempts >= d.maxAttempts() && now.Sub(n.CreatedAt) >= d.cfg.RetryMaxAge
 }
 
+// unfinishedTooOften reports whether n, claimed again although its attempts
+// had run out, came back from an attempt that never finished (the process
+// died while sending): it then goes dead without another send. With
+// RetryMaxAge a regular retry may exceed 1 + Retries attempts; it is due at
+// most MaxRetryAfter after an attempt made before RetryMaxAge, so only a row
+// older than both together can be one that keeps dying.
+func (d *Dispatcher) unfinishedTooOften(n Notification, now time.Time) bool {
+	if n.Attempts <= d.maxAttempts() {
+		return false
+	}
+	return d.cfg.RetryMaxAge == 0 || now.Sub(n.CreatedAt) >= d.cfg.RetryMaxAge+d.cfg.MaxRetryAfter
+}
+
 // gaveUp describes a row given up after attempts attempts.
 func (d *Dispatcher) gaveUp(n Notification, attempts int, now time.Time) string {
 	if d.cfg.RetryMaxAge > 0 {
@@ -380,7 +393,7 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, n Notification) {
 		d.mark(log, n, OutcomeSuppressed, 0, d.cfg.Outbox.MarkSuppressed(bg, n.ID, d.cfg.Now(), "notifications are disabled (NOTIFICATION_ENABLED=false)"))
 		return
 	}
-	if now := d.cfg.Now(); n.Attempts > d.maxAttempts() && d.exhausted(n, n.Attempts-1, now) {
+	if now := d.cfg.Now(); d.unfinishedTooOften(n, now) {
 		reason := fmt.Sprintf("%s; the last one did not finish (process stopped while sending?); last error: %s", d.gaveUp(n, n.Attempts-1, now), n.LastError)
 		d.mark(log, n, OutcomeDead, 0, d.cfg.Outbox.MarkDead(bg, n.ID, now, reason))
 		return
