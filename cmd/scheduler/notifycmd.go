@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +29,7 @@ func newNotifyCmd() *cobra.Command {
 // newNotifyRetryCmd builds "scheduler notify retry": it translates the
 // flags into action.RetryNotifications and its errors into exit statuses.
 func newNotifyRetryCmd() *cobra.Command {
-	var id int64
+	var idFlag string
 	var dead bool
 	cmd := &cobra.Command{
 		Use:   "retry (--id N | --dead)",
@@ -41,13 +42,13 @@ Exit status: 0 requeued, 1 no such notification, not dead, or a database
 failure, 2 bad flags.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			idSet := cmd.Flags().Changed("id")
-			if idSet && id < 1 {
-				return &exitError{code: 2, err: fmt.Errorf("--id %d: want a positive whole number", id)}
-			}
-			req := action.RetryRequest{ID: id, AllDead: dead}
-			if !idSet {
-				req.ID = 0
+			req := action.RetryRequest{AllDead: dead}
+			if cmd.Flags().Changed("id") {
+				id, err := strconv.ParseInt(idFlag, 10, 64)
+				if err != nil || id < 1 {
+					return &exitError{code: 2, err: fmt.Errorf("--id %q: want a positive whole number", idFlag)}
+				}
+				req.ID = id
 			}
 			if req.ID == 0 && !dead || req.ID != 0 && dead {
 				return &exitError{code: 2, err: errors.New("give --id N (one dead notification) or --dead (every dead notification), not both")}
@@ -68,7 +69,7 @@ failure, 2 bad flags.`,
 			return nil
 		},
 	}
-	cmd.Flags().Int64Var(&id, "id", 0, "requeue this dead notification")
+	cmd.Flags().StringVar(&idFlag, "id", "", "requeue this dead notification (its id)")
 	cmd.Flags().BoolVar(&dead, "dead", false, "requeue every dead notification")
 	return cmd
 }
