@@ -184,17 +184,20 @@ func HoldLimit(req ClaimRequest) time.Time {
 // (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one write transaction): no row
 // is handed to two claimers.
 //
-// A possible PostgreSQL statement for Claim:
+// A possible PostgreSQL statement for Claim ($5 = StuckBefore, $6 =
+// HoldLimit(req)):
 //
 //	UPDATE notifications SET status='sending', attempts=attempts+1,
 //	       claimed_by=$1, claimed_at=$2, updated_at=$2
 //	WHERE id IN (
 //	  SELECT n.id FROM notifications n
-//	  WHERE n.status IN ('pending','failed') AND n.next_attempt_at <= $2
+//	  WHERE ((n.status IN ('pending','failed') AND n.next_attempt_at <= $2)
+//	         OR (n.status = 'sending' AND n.claimed_at < $5))
 //	    AND ($4 = '' OR n.channel = $4)
 //	    AND NOT EXISTS (SELECT 1 FROM notifications o
-//	        WHERE o.channel = n.channel AND o.recipient = n.recipient
-//	          AND o.id < n.id AND o.status IN ('pending','failed','sending'))
+//	        WHERE o.channel = n.channel AND o.recipient = n.recipient AND o.id < n.id
+//	          AND (o.status IN ('pending','sending')
+//	               OR (o.status = 'failed' AND o.next_attempt_at <= $6)))
 //	  ORDER BY n.id LIMIT $3 FOR UPDATE SKIP LOCKED)
 //	RETURNING *
 type Outbox interface {

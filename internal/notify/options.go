@@ -199,7 +199,7 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 }
 
 // DefaultRetryMaxAge is the default of NOTIFICATION_RETRY_MAX_AGE: with the
-// backoff doubling from 2 s up to 1 h, about 15 attempts over 6 hours.
+// backoff doubling from 2 s up to 1 h, about 20 attempts over 6 hours.
 const DefaultRetryMaxAge = 6 * time.Hour
 
 // MaxRetryMaxAge bounds NOTIFICATION_RETRY_MAX_AGE.
