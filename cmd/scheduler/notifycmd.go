@@ -1,26 +1,77 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sort"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
+	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/notify"
 )
 
 func init() { rootCmd.AddCommand(newNotifyCmd()) }
 
-// newNotifyCmd builds "scheduler notify" with "test" and "channels".
+// newNotifyCmd builds "scheduler notify" with "test", "channels" and "retry".
 func newNotifyCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "notify",
-		Short: "Check notification delivery",
+		Short: "Check notification delivery, requeue dead notifications",
 	}
-	c.AddCommand(newNotifyTestCmd(), newNotifyChannelsCmd())
+	c.AddCommand(newNotifyTestCmd(), newNotifyChannelsCmd(), newNotifyRetryCmd())
 	return c
+}
+
+// newNotifyRetryCmd builds "scheduler notify retry": it translates the
+// flags into action.RetryNotifications and its errors into exit statuses.
+func newNotifyRetryCmd() *cobra.Command {
+	var idFlag string
+	var dead bool
+	cmd := &cobra.Command{
+		Use:   "retry (--id N | --dead)",
+		Short: "Requeue dead outbox notifications for delivery",
+		Long: `Moves dead notifications of the outbox back to pending, with their attempts
+reset: --id N the one row, --dead every dead row. A running service delivers
+them within a few seconds, before the younger notifications of the same
+recipient. The same action as POST /api/v1/notifications/{id}/retry.
+Exit status: 0 requeued, 1 no such notification, not dead, or a database
+failure, 2 bad flags.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			req := action.RetryRequest{AllDead: dead}
+			if cmd.Flags().Changed("id") {
+				id, err := strconv.ParseInt(idFlag, 10, 64)
+				if err != nil || id < 1 {
+					return &exitError{code: 2, err: fmt.Errorf("--id %q: want a positive whole number", idFlag)}
+				}
+				req.ID = id
+			}
+			if req.ID == 0 && !dead || req.ID != 0 && dead {
+				return &exitError{code: 2, err: errors.New("give --id N (one dead notification) or --dead (every dead notification), not both")}
+			}
+			a, err := loadApp(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			res, err := a.actions(nil).RetryNotifications(cmd.Context(), req)
+			switch {
+			case errors.Is(err, action.ErrBadRetry):
+				return &exitError{code: 2, err: err}
+			case err != nil:
+				return &exitError{code: 1, err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "requeued %d dead notification(s)\n", res.Requeued)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&idFlag, "id", "", "requeue this dead notification (its id)")
+	cmd.Flags().BoolVar(&dead, "dead", false, "requeue every dead notification")
+	return cmd
 }
 
 // notifyTestFlags are the flags of "scheduler notify test".

@@ -104,7 +104,7 @@ func Replay(a *Alert, bars []marketdata.Bar, opt ReplayOptions, emit func(Replay
 // above is assumed. Time is RFC 3339, a date, or Unix seconds. Bars must be
 // in strictly increasing time order; errors name the line.
 func ReadBarsCSV(r io.Reader) ([]marketdata.Bar, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(marketdata.SkipBOM(r))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comment = '#'
@@ -162,7 +162,7 @@ func csvHeader(rec []string) (map[string]int, error) {
 	}
 	for _, need := range []string{"time", "open", "high", "low", "close", "volume"} {
 		if _, ok := cols[need]; !ok {
-			return nil, fmt.Errorf("header %q lacks column %q (need time,open,high,low,close,volume)", strings.Join(rec, ","), need)
+			return nil, fmt.Errorf("header %s lacks column %q (need time,open,high,low,close,volume)", marketdata.QuoteField(strings.Join(rec, ",")), need)
 		}
 	}
 	return cols, nil
@@ -182,7 +182,7 @@ func csvBar(rec []string, cols map[string]int) (marketdata.Bar, error) {
 		return b, err
 	}
 	if b.Time, err = ParseTime(ts); err != nil {
-		return b, fmt.Errorf("time: %w", err)
+		return b, fmt.Errorf("time: invalid time %s (want RFC 3339 such as 2024-01-02T15:04:05Z, a date 2024-01-02 or Unix seconds)", marketdata.QuoteField(ts))
 	}
 	for _, f := range []struct {
 		name string
@@ -194,7 +194,7 @@ func csvBar(rec []string, cols map[string]int) (marketdata.Bar, error) {
 		}
 		v, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-			return b, fmt.Errorf("%s: %q is not a finite number", f.name, s)
+			return b, fmt.Errorf("%s: %s is not a finite number", f.name, marketdata.QuoteField(s))
 		}
 		*f.dst = v
 	}

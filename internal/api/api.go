@@ -127,6 +127,7 @@ func (s *server) routes() []route {
 		{"POST", "/api/v1/schedules/{id}/run", s.runNow},
 		{"GET", "/api/v1/runs", s.listRuns},
 		{"GET", "/api/v1/runs/{id}", s.getRun},
+		{"POST", "/api/v1/notifications/{id}/retry", s.retryNotification},
 		{"POST", "/api/v1/reload", s.reload},
 		{"POST", "/api/v1/validate", s.validate},
 	}

@@ -323,6 +323,9 @@ func (h *scriptHandler) Handle(ctx context.Context, job *engine.Job) (*engine.Ou
 		return nil, err
 	}
 	res, runErr := script.RunWith(ctx, h.cfg, p, h.runInfo(ctx, job))
+	if tooLong := (*script.ResultTooLongError)(nil); errors.As(runErr, &tooLong) {
+		runErr = engine.Permanent(runErr) // the same script prints the same line again
+	}
 	out := &engine.Outcome{}
 	// A failed attempt that the engine will retry notifies nothing: the
 	// last attempt (or a success) does.

@@ -1,6 +1,8 @@
 package marketdata
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -77,7 +79,7 @@ func (c *CSV) Bars(ctx context.Context, symbol string, tf Timeframe, from, to ti
 // file order and are not validated (see Validate). Errors name the line and
 // the column.
 func ReadCSV(r io.Reader) ([]Bar, error) {
-	cr := csv.NewReader(r)
+	cr := csv.NewReader(SkipBOM(r))
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
 	cr.Comment = '#'
@@ -94,9 +96,6 @@ func ReadCSV(r io.Reader) ([]Bar, error) {
 			return nil, fmt.Errorf("csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		if line == 1 && len(rec) > 0 {
-			rec[0] = strings.TrimPrefix(rec[0], "\ufeff") // byte order mark
-		}
 		if !header && len(bars) == 0 && isHeader(rec) {
 			header = true
 			idx = map[string]int{}
@@ -125,13 +124,13 @@ func ReadCSV(r io.Reader) ([]Bar, error) {
 			v := strings.TrimSpace(rec[i])
 			if c == "time" {
 				if b.Time, err = parseCSVTime(v); err != nil {
-					return nil, fmt.Errorf("csv line %d: time %q: %v", line, v, err)
+					return nil, fmt.Errorf("csv line %d: time %s: %v", line, QuoteField(v), err)
 				}
 				continue
 			}
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				return nil, fmt.Errorf("csv line %d: %s %q is not a number", line, c, v)
+				return nil, fmt.Errorf("csv line %d: %s %s is not a number", line, c, QuoteField(v))
 			}
 			switch c {
 			case "open":
@@ -148,6 +147,34 @@ func ReadCSV(r io.Reader) ([]Bar, error) {
 		}
 		bars = append(bars, b)
 	}
+}
+
+// utf8BOM is the UTF-8 byte order mark some editors (Excel) write first.
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+// SkipBOM returns a reader of r without a leading UTF-8 byte order mark, so
+// that a file saved by Excel ("\ufefftime,open,…" or "\ufeff\"time\",…")
+// reads like any other.
+func SkipBOM(r io.Reader) io.Reader {
+	br := bufio.NewReader(r)
+	if b, err := br.Peek(len(utf8BOM)); err == nil && bytes.Equal(b, utf8BOM) {
+		_, _ = br.Discard(len(utf8BOM))
+	}
+	return br
+}
+
+// MaxQuotedField is how many bytes of a field QuoteField shows.
+const MaxQuotedField = 64
+
+// QuoteField renders a field of untrusted input for an error message: Go
+// quoted (control characters, escape sequences and invalid UTF-8 as \x..
+// escapes, never raw bytes) and cut to MaxQuotedField bytes, with the
+// full length added when cut: "\x00\x01…"… (1048576 bytes).
+func QuoteField(s string) string {
+	if len(s) <= MaxQuotedField {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprintf("%s… (%d bytes)", strconv.Quote(s[:MaxQuotedField]), len(s))
 }
 
 // isHeader reports whether a record is a header: its first field starts

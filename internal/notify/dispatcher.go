@@ -65,17 +65,30 @@ type DispatcherConfig struct {
 	Disabled bool          // true: claimed rows are marked suppressed (NOTIFICATION_ENABLED=false)
 	Retries  int           // retries after the first attempt (NOTIFICATION_RETRIES)
 	Timeout  time.Duration // per attempt (NOTIFICATION_TIMEOUT), default 30s
+	// RetryMaxAge (NOTIFICATION_RETRY_MAX_AGE): a transiently failing row
+	// is retried until it has had 1 + Retries attempts and is older than
+	// this (from CreatedAt), so that retries span a receiver's outage of
+	// hours. 0 gives up after 1 + Retries attempts, whatever the age.
+	RetryMaxAge time.Duration
 
 	Owner         string        // claim owner, default "hostname:pid"
 	Concurrency   int           // sends in flight per channel, default 8
 	PollEvery     time.Duration // look for due rows at least this often, default 2s
-	Backoff       Backoff       // default ExponentialBackoff(2s, 5m)
+	Backoff       Backoff       // default ExponentialBackoff(2s, 1h)
 	MaxRetryAfter time.Duration // cap on a receiver's retry_after, default 1h
 
-	// StuckAfter: rows in sending claimed longer ago than this are requeued
-	// (their process died). Default 2×Timeout + 30s. Must exceed Timeout.
-	StuckAfter   time.Duration
-	RequeueEvery time.Duration // default 1m
+	// StuckAfter: rows in sending claimed longer ago than this are taken
+	// over by the next claim (their process died, or hung past Timeout).
+	// Default Timeout + 5s; it must exceed Timeout, since a live send is
+	// cut off at Timeout and recorded at once.
+	StuckAfter time.Duration
+	// HoldFor: a failed row holds back the younger rows of its recipient
+	// only while its retry is due within HoldFor; a row waiting longer lets
+	// them pass, so a recipient is never blocked by one row for longer than
+	// that. Default StuckAfter; negative: failed rows always hold back
+	// (strict order, at the price of a blocked recipient during backoff).
+	HoldFor      time.Duration
+	RequeueEvery time.Duration // RequeueStuck and Purge run this often, default 1m
 	// Retention: sent and suppressed rows older than this are purged every
 	// RequeueEvery; 0 keeps them forever.
 	Retention time.Duration
@@ -89,6 +102,11 @@ type DispatcherConfig struct {
 	// status sending, as if the process had died at that instant.
 	AfterSend func(n Notification, sendErr error) error
 }
+
+// StuckGrace is how long after NOTIFICATION_TIMEOUT a row still in sending
+// counts as abandoned by default: a live send is cut off at the timeout and
+// its outcome recorded right away, well within the grace.
+const StuckGrace = 5 * time.Second
 
 // Dispatcher claims due outbox rows and delivers them: one lane per channel
 // (a slow channel never blocks another), up to Concurrency sends in flight
@@ -138,16 +156,22 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		cfg.PollEvery = 2 * time.Second
 	}
 	if cfg.Backoff == nil {
-		cfg.Backoff = ExponentialBackoff(2*time.Second, 5*time.Minute)
+		cfg.Backoff = ExponentialBackoff(2*time.Second, time.Hour)
 	}
 	if cfg.MaxRetryAfter <= 0 {
 		cfg.MaxRetryAfter = time.Hour
 	}
 	if cfg.StuckAfter == 0 {
-		cfg.StuckAfter = 2*cfg.Timeout + 30*time.Second
+		cfg.StuckAfter = cfg.Timeout + StuckGrace
 	}
-	if cfg.StuckAfter < 0 {
-		return nil, fmt.Errorf("notify dispatcher: StuckAfter = %s: must be > 0", cfg.StuckAfter)
+	if cfg.StuckAfter <= cfg.Timeout {
+		return nil, fmt.Errorf("notify dispatcher: StuckAfter = %s: must exceed Timeout (%s), or a live send would be taken over", cfg.StuckAfter, cfg.Timeout)
+	}
+	if cfg.HoldFor == 0 {
+		cfg.HoldFor = cfg.StuckAfter
+	}
+	if cfg.RetryMaxAge < 0 {
+		return nil, fmt.Errorf("notify dispatcher: RetryMaxAge = %s: must be >= 0", cfg.RetryMaxAge)
 	}
 	if cfg.RequeueEvery <= 0 {
 		cfg.RequeueEvery = time.Minute
@@ -171,12 +195,13 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 // NewDispatcherFromOptions builds a dispatcher with the sinks and settings of o.
 func NewDispatcherFromOptions(o Options, outbox Outbox, logger *slog.Logger) (*Dispatcher, error) {
 	return NewDispatcher(DispatcherConfig{
-		Outbox:   outbox,
-		Sinks:    NewSinks(o, nil, logger),
-		Disabled: !o.Enabled,
-		Retries:  o.Retries,
-		Timeout:  o.Timeout,
-		Logger:   logger,
+		Outbox:      outbox,
+		Sinks:       NewSinks(o, nil, logger),
+		Disabled:    !o.Enabled,
+		Retries:     o.Retries,
+		Timeout:     o.Timeout,
+		RetryMaxAge: o.RetryMaxAge,
+		Logger:      logger,
 	})
 }
 
@@ -258,7 +283,7 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 			continue
 		}
 		if free := d.cfg.Concurrency - inflight; free > 0 {
-			rows, err := d.cfg.Outbox.Claim(ctx, ClaimRequest{Owner: d.cfg.Owner, Now: d.cfg.Now(), Limit: free, Channel: l.channel})
+			rows, err := d.cfg.Outbox.Claim(ctx, d.claimRequest(free, l.channel))
 			claimFailed = err != nil
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("notify: claim", "channel", l.channel, "err", err)
@@ -316,8 +341,47 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 	}
 }
 
+// claimRequest asks for up to limit rows of channel, taking over rows left
+// in sending for longer than StuckAfter and letting younger rows pass a
+// failed one whose retry is more than HoldFor away.
+func (d *Dispatcher) claimRequest(limit int, channel string) ClaimRequest {
+	now := d.cfg.Now()
+	req := ClaimRequest{Owner: d.cfg.Owner, Now: now, Limit: limit, Channel: channel, StuckBefore: now.Add(-d.cfg.StuckAfter)}
+	if d.cfg.HoldFor > 0 {
+		req.HoldUntil = now.Add(d.cfg.HoldFor)
+	}
+	return req
+}
+
 // maxAttempts is the first attempt plus the retries.
 func (d *Dispatcher) maxAttempts() int { return 1 + d.cfg.Retries }
+
+// exhausted reports whether n, after attempts attempts, has had its last
+// one: 1 + Retries attempts and older than RetryMaxAge.
+func (d *Dispatcher) exhausted(n Notification, attempts int, now time.Time) bool {
+	return attempts >= d.maxAttempts() && now.Sub(n.CreatedAt) >= d.cfg.RetryMaxAge
+}
+
+// unfinishedTooOften reports whether n, claimed again although its attempts
+// had run out, came back from an attempt that never finished (the process
+// died while sending): it then goes dead without another send. With
+// RetryMaxAge a regular retry may exceed 1 + Retries attempts; it is due at
+// most MaxRetryAfter after an attempt made before RetryMaxAge, so only a row
+// older than both together can be one that keeps dying.
+func (d *Dispatcher) unfinishedTooOften(n Notification, now time.Time) bool {
+	if n.Attempts <= d.maxAttempts() {
+		return false
+	}
+	return d.cfg.RetryMaxAge == 0 || now.Sub(n.CreatedAt) >= d.cfg.RetryMaxAge+d.cfg.MaxRetryAfter
+}
+
+// gaveUp describes a row given up after attempts attempts.
+func (d *Dispatcher) gaveUp(n Notification, attempts int, now time.Time) string {
+	if d.cfg.RetryMaxAge > 0 {
+		return fmt.Sprintf("gave up after %d attempts over %s", attempts, now.Sub(n.CreatedAt).Round(time.Second))
+	}
+	return fmt.Sprintf("gave up after %d attempts", attempts)
+}
 
 // deliver sends one claimed row and records the outcome. Sending and marking
 // do not stop when ctx is cancelled: a send cut off halfway would leave the
@@ -329,9 +393,9 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, n Notification) {
 		d.mark(log, n, OutcomeSuppressed, 0, d.cfg.Outbox.MarkSuppressed(bg, n.ID, d.cfg.Now(), "notifications are disabled (NOTIFICATION_ENABLED=false)"))
 		return
 	}
-	if n.Attempts > d.maxAttempts() {
-		reason := fmt.Sprintf("gave up after %d attempts; the last one did not finish (process stopped while sending?); last error: %s", n.Attempts-1, n.LastError)
-		d.mark(log, n, OutcomeDead, 0, d.cfg.Outbox.MarkDead(bg, n.ID, d.cfg.Now(), reason))
+	if now := d.cfg.Now(); d.unfinishedTooOften(n, now) {
+		reason := fmt.Sprintf("%s; the last one did not finish (process stopped while sending?); last error: %s", d.gaveUp(n, n.Attempts-1, now), n.LastError)
+		d.mark(log, n, OutcomeDead, 0, d.cfg.Outbox.MarkDead(bg, n.ID, now, reason))
 		return
 	}
 	start := time.Now()
@@ -360,9 +424,9 @@ func (d *Dispatcher) deliver(ctx context.Context, l *lane, n Notification) {
 	case kind == Permanent:
 		log.Warn("notify: permanent delivery error", "err", err)
 		d.mark(log, n, OutcomeDead, took, d.cfg.Outbox.MarkDead(bg, n.ID, now, "permanent error: "+msg))
-	case n.Attempts >= d.maxAttempts():
+	case d.exhausted(n, n.Attempts, now):
 		log.Warn("notify: giving up", "err", err)
-		d.mark(log, n, OutcomeDead, took, d.cfg.Outbox.MarkDead(bg, n.ID, now, fmt.Sprintf("gave up after %d attempts: %s", n.Attempts, msg)))
+		d.mark(log, n, OutcomeDead, took, d.cfg.Outbox.MarkDead(bg, n.ID, now, d.gaveUp(n, n.Attempts, now)+": "+msg))
 	default:
 		wait := hint
 		if wait <= 0 {

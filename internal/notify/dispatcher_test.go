@@ -160,12 +160,13 @@ func TestDispatcherCrashBetweenSendAndMark(t *testing.T) {
 		t.Fatalf("%d rows stuck in sending after the crash, want 1", stuck)
 	}
 
-	// Restart: the new process requeues the stuck row at start.
+	// Restart, more than NOTIFICATION_TIMEOUT + grace later: the new
+	// process takes the stuck row over.
 	d2 := newDispatcher(t, notify.DispatcherConfig{
-		Outbox:     ob,
-		Sinks:      notify.Sinks{"telegram": &notify.NotifyAPISink{BaseURL: api.srv.URL}},
-		StuckAfter: time.Nanosecond,
-		Retries:    3,
+		Outbox:  ob,
+		Sinks:   notify.Sinks{"telegram": &notify.NotifyAPISink{BaseURL: api.srv.URL}},
+		Retries: 3,
+		Now:     func() time.Time { return time.Now().Add(time.Hour) },
 	})
 	runDispatcher(t, d2)
 	waitFor(t, "all sent after restart", func() bool { return statusCount(ob, notify.StatusSent) == len(ns) })

@@ -135,6 +135,29 @@ type ClaimRequest struct {
 	Now     time.Time // rows with NextAttemptAt <= Now are due; recorded as ClaimedAt
 	Limit   int       // at most this many rows (must be > 0)
 	Channel string    // only this channel; "" means any channel
+	// StuckBefore: a row in sending whose ClaimedAt is strictly before this
+	// instant is taken over by Claim like a due pending row (its sender died
+	// or hung past NOTIFICATION_TIMEOUT plus a grace). Zero: never.
+	StuckBefore time.Time
+	// HoldUntil: a failed row holds back the younger rows of its (channel,
+	// recipient) only while its NextAttemptAt is at or before this instant,
+	// so a row waiting long for its retry does not block its recipient.
+	// Zero: failed rows always hold back (strict order).
+	HoldUntil time.Time
+}
+
+// HoldLimit is the instant up to which a failed row's retry holds back the
+// younger rows of its recipient in a Claim of req: req.HoldUntil, at least
+// req.Now (a due row always holds back), or the far future when HoldUntil
+// is zero (strict order).
+func HoldLimit(req ClaimRequest) time.Time {
+	if req.HoldUntil.IsZero() {
+		return time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+	}
+	if req.HoldUntil.Before(req.Now) {
+		return req.Now
+	}
+	return req.HoldUntil
 }
 
 // Outbox is the storage side of delivery. internal/store implements it on
@@ -148,31 +171,38 @@ type ClaimRequest struct {
 // NextAttemptAt is due at CreatedAt.
 //
 // Ordering rule: Claim never hands out a row while an older row (smaller ID)
-// of the same (Channel, Recipient) is active (pending, failed or sending).
-// So at most one row per (channel, recipient) is in flight, a row waiting for
-// its retry holds back the younger ones, and rows of one recipient are
-// delivered in creation order. Dead, sent and suppressed rows block nothing.
+// of the same (Channel, Recipient) holds it back: a pending row, a sending
+// row, or a failed row whose retry is due at or before req.HoldUntil (any
+// failed row when HoldUntil is zero). So at most one row per (channel,
+// recipient) is in flight, a row waiting for a near retry holds back the
+// younger ones, and rows of one recipient are delivered in creation order;
+// only a row whose retry is further away than HoldUntil lets younger rows
+// pass. Dead, sent and suppressed rows block nothing. A sending row claimed
+// before req.StuckBefore is claimable again (and is then the one handed out).
 //
 // Claim must be safe with several concurrent claimers, in one process or many
 // (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one write transaction): no row
 // is handed to two claimers.
 //
-// A possible PostgreSQL statement for Claim:
+// A possible PostgreSQL statement for Claim ($5 = StuckBefore, $6 =
+// HoldLimit(req)):
 //
 //	UPDATE notifications SET status='sending', attempts=attempts+1,
 //	       claimed_by=$1, claimed_at=$2, updated_at=$2
 //	WHERE id IN (
 //	  SELECT n.id FROM notifications n
-//	  WHERE n.status IN ('pending','failed') AND n.next_attempt_at <= $2
+//	  WHERE ((n.status IN ('pending','failed') AND n.next_attempt_at <= $2)
+//	         OR (n.status = 'sending' AND n.claimed_at < $5))
 //	    AND ($4 = '' OR n.channel = $4)
 //	    AND NOT EXISTS (SELECT 1 FROM notifications o
-//	        WHERE o.channel = n.channel AND o.recipient = n.recipient
-//	          AND o.id < n.id AND o.status IN ('pending','failed','sending'))
+//	        WHERE o.channel = n.channel AND o.recipient = n.recipient AND o.id < n.id
+//	          AND (o.status IN ('pending','sending')
+//	               OR (o.status = 'failed' AND o.next_attempt_at <= $6)))
 //	  ORDER BY n.id LIMIT $3 FOR UPDATE SKIP LOCKED)
 //	RETURNING *
 type Outbox interface {
 	// Claim moves up to req.Limit due, claimable rows (see the ordering rule)
-	// from pending/failed to sending, increments Attempts, sets ClaimedBy,
+	// from pending/failed (or stale sending, see req.StuckBefore) to sending, increments Attempts, sets ClaimedBy,
 	// ClaimedAt and UpdatedAt, and returns them (with those new values) in
 	// ascending ID order.
 	Claim(ctx context.Context, req ClaimRequest) ([]Notification, error)

@@ -15,7 +15,11 @@ type Options struct {
 	ServiceURL string        // NOTIFICATION_SERVICE_URL, default http://localhost:8000
 	Timeout    time.Duration // NOTIFICATION_TIMEOUT seconds per attempt, default 30
 	Retries    int           // NOTIFICATION_RETRIES after the first attempt, default 3
-	Enabled    bool          // NOTIFICATION_ENABLED, default true
+	// RetryMaxAge (NOTIFICATION_RETRY_MAX_AGE, default 6h): transient
+	// failures are retried until the row has had 1 + Retries attempts and
+	// is this old; 0 means the count alone decides.
+	RetryMaxAge time.Duration
+	Enabled     bool // NOTIFICATION_ENABLED, default true
 
 	TelegramBotToken      string // TELEGRAM_BOT_TOKEN; set → channel telegram uses the Bot API
 	TelegramAPIURL        string // TELEGRAM_API_URL, default https://api.telegram.org
@@ -66,6 +70,7 @@ func DefaultOptions() Options {
 		ServiceURL:     "http://localhost:8000",
 		Timeout:        30 * time.Second,
 		Retries:        3,
+		RetryMaxAge:    DefaultRetryMaxAge,
 		Enabled:        true,
 		TelegramAPIURL: "https://api.telegram.org",
 		SMTP:           SMTPOptions{Port: 587},
@@ -105,6 +110,14 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 			bad("NOTIFICATION_RETRIES", v, "want an integer from 0 to 100")
 		} else {
 			o.Retries = n
+		}
+	}
+	if v := get("NOTIFICATION_RETRY_MAX_AGE"); v != "" {
+		d, err := parseRetryMaxAge(v)
+		if err != nil {
+			bad("NOTIFICATION_RETRY_MAX_AGE", v, err.Error())
+		} else {
+			o.RetryMaxAge = d
 		}
 	}
 	if v := get("NOTIFICATION_ENABLED"); v != "" {
@@ -195,6 +208,31 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		return Options{}, fmt.Errorf("notification configuration: %w", err)
 	}
 	return o, nil
+}
+
+// DefaultRetryMaxAge is the default of NOTIFICATION_RETRY_MAX_AGE: with the
+// backoff doubling from 2 s up to 1 h, about 20 attempts over 6 hours.
+const DefaultRetryMaxAge = 6 * time.Hour
+
+// MaxRetryMaxAge bounds NOTIFICATION_RETRY_MAX_AGE.
+const MaxRetryMaxAge = 7 * 24 * time.Hour
+
+// parseRetryMaxAge reads NOTIFICATION_RETRY_MAX_AGE: seconds ("21600") or a
+// Go duration ("6h", "90m"), from 0 to 7 days.
+func parseRetryMaxAge(v string) (time.Duration, error) {
+	var d time.Duration
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if !(secs >= 0 && secs <= MaxRetryMaxAge.Seconds()) { // also NaN
+			return 0, fmt.Errorf("want 0 to %d seconds (or a duration such as 6h, at most 168h)", int(MaxRetryMaxAge.Seconds()))
+		}
+		d = time.Duration(secs * float64(time.Second))
+	} else if d, err = time.ParseDuration(v); err != nil {
+		return 0, errors.New("want seconds or a duration such as 6h or 90m")
+	}
+	if d < 0 || d > MaxRetryMaxAge {
+		return 0, errors.New("want a duration from 0 to 168h (7 days)")
+	}
+	return d, nil
 }
 
 func parseBool(v string) (bool, error) {

@@ -67,9 +67,7 @@ func (s *NotifyAPISink) Send(ctx context.Context, n Notification) error {
 	if req.Message == "" {
 		req.Message = req.Title // the endpoint rejects an empty message
 	}
-	if req.Data == nil {
-		req.Data = map[string]any{}
-	}
+	req.Data = dataWithKey(n)
 	body, err := json.Marshal(req)
 	if err != nil {
 		return PermanentError(fmt.Errorf("notify_api: encode request: %w", err))
@@ -130,3 +128,19 @@ func httpClient(c *http.Client) *http.Client {
 
 // errorsIsTimeout reports whether err is a context deadline.
 func errorsIsTimeout(err error) bool { return errors.Is(err, context.DeadlineExceeded) }
+
+// IdempotencyDataKey is the field of the body's data object that repeats
+// the idempotency key for receivers that read only the body (the bot's
+// /api/notify handler, webhooks).
+const IdempotencyDataKey = "idempotency_key"
+
+// dataWithKey returns a copy of n.Data (never nil) with the idempotency key
+// as data.idempotency_key; n.Data itself is not changed.
+func dataWithKey(n Notification) map[string]any {
+	d := make(map[string]any, len(n.Data)+1)
+	for k, v := range n.Data {
+		d[k] = v
+	}
+	d[IdempotencyDataKey] = n.IdempotencyKey
+	return d
+}

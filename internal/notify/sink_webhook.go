@@ -107,9 +107,7 @@ func (s *WebhookSink) Send(ctx context.Context, n Notification) error {
 		Text:             plainText(n),
 		Content:          plainText(n),
 	}
-	if p.Data == nil {
-		p.Data = map[string]any{}
-	}
+	p.Data = dataWithKey(n)
 	body, err := json.Marshal(p)
 	if err != nil {
 		return PermanentError(fmt.Errorf("webhook: encode payload: %w", err))

@@ -50,27 +50,35 @@ func (o *Outbox) Insert(ctx context.Context, ns []notify.Notification) error {
 	return o.s.inTx(ctx, func(tx *sql.Tx) error { return o.s.insertOutbox(ctx, tx, ns) })
 }
 
-// Claim implements notify.Outbox: due pending/failed rows whose older rows of
-// the same (channel, recipient) are all settled become sending. Such a row
-// is the oldest active row of its recipient, found by one grouped pass over
-// the active rows (index on channel, recipient, id).
+// Claim implements notify.Outbox: due pending/failed rows (and sending rows
+// claimed before req.StuckBefore) that no older row of the same (channel,
+// recipient) holds back become sending. Such a row is the oldest holding row
+// of its recipient — pending, sending, or failed with a retry due by the
+// hold limit (notify.HoldLimit) — found by one grouped pass over the active
+// rows (index on channel, recipient, id).
 func (o *Outbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notify.Notification, error) {
 	if req.Limit <= 0 {
 		return nil, fmt.Errorf("claim notifications: limit %d must be > 0", req.Limit)
 	}
 	s := o.s
+	stuck := req.StuckBefore
+	if stuck.IsZero() {
+		stuck = time.Unix(0, 0)
+	}
 	var out []notify.Notification
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := s.query(ctx, tx, `UPDATE notifications SET status = 'sending', attempts = attempts + 1,
 			claimed_by = $1, claimed_at = $2, updated_at = $2
 			WHERE id IN (
 				SELECT n.id FROM notifications n
-				WHERE n.status IN ('pending', 'failed') AND n.next_attempt_at <= $2
+				WHERE ((n.status IN ('pending', 'failed') AND n.next_attempt_at <= $2)
+					OR (n.status = 'sending' AND n.claimed_at < $5))
 				AND n.id IN (SELECT MIN(id) FROM notifications
-					WHERE status IN ('pending', 'failed', 'sending') AND ($4 = '' OR channel = $4)
+					WHERE (status IN ('pending', 'sending') OR (status = 'failed' AND next_attempt_at <= $6))
+					AND ($4 = '' OR channel = $4)
 					GROUP BY channel, recipient)
 				ORDER BY n.id LIMIT $3`+s.d.lock+`)
-			RETURNING `+outboxCols, req.Owner, s.ts(req.Now), req.Limit, req.Channel)
+			RETURNING `+outboxCols, req.Owner, s.ts(req.Now), req.Limit, req.Channel, s.ts(stuck), s.ts(notify.HoldLimit(req)))
 		if err != nil {
 			return err
 		}
@@ -222,5 +230,45 @@ func (o *Outbox) Purge(ctx context.Context, before time.Time) (int, error) {
 		return 0, fmt.Errorf("purge notifications: %w", err)
 	}
 	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// ErrNotDead is returned (wrapped) by RetryDead when the notification named
+// exists but is not dead: only dead rows are requeued.
+var ErrNotDead = errors.New("notification is not dead")
+
+// RetryDead requeues dead notifications for a new round of delivery: the row
+// id, or every dead row when id is 0. A requeued row is pending and due at
+// now, with its attempts reset to 0 (it gets 1 + NOTIFICATION_RETRIES
+// attempts again) and its last error kept behind "requeued by an operator;
+// was: ". It keeps its id, so it is delivered before the younger rows of
+// its recipient. An unknown id wraps ErrNotFound; a row that is not dead
+// wraps ErrNotDead. It returns how many rows were requeued.
+func (o *Outbox) RetryDead(ctx context.Context, id int64, now time.Time) (int, error) {
+	if id < 0 {
+		return 0, fmt.Errorf("retry notification %d: id must be > 0 (or 0 for every dead row)", id)
+	}
+	s := o.s
+	q := `UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = $1,
+		claimed_by = NULL, claimed_at = NULL, updated_at = $1,
+		last_error = 'requeued by an operator; was: ' || COALESCE(last_error, '')
+		WHERE status = 'dead'`
+	args := []any{s.ts(now)}
+	if id != 0 {
+		q += ` AND id = $2`
+		args = append(args, id)
+	}
+	res, err := s.exec(ctx, s.db, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("retry dead notifications: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	if n == 0 && id != 0 {
+		cur, err := o.Get(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("notification %d is %s: %w", id, cur.Status, ErrNotDead)
+	}
 	return int(n), nil
 }

@@ -19,9 +19,23 @@ const (
 	StderrTailChars = 2000
 )
 
-// MaxResultLineBytes bounds the result line; a longer one is recorded as a
-// result error instead of being buffered without limit.
+// MaxResultLineBytes bounds the result line; a longer one fails the run
+// with a *ResultTooLongError instead of being buffered without limit.
 const MaxResultLineBytes = 1 << 20
+
+// ResultTooLongError fails a run whose script printed a result line longer
+// than MaxResultLineBytes: the result it meant to report cannot be kept, so
+// the run must not pass as completed without it.
+type ResultTooLongError struct {
+	// Bytes is the length of the line after the prefix, without its newline.
+	Bytes int64
+}
+
+// Error names the line's size and the limit.
+func (e *ResultTooLongError) Error() string {
+	return fmt.Sprintf("%s line of %d bytes exceeds the 1 MiB limit (%d bytes)",
+		strings.TrimSuffix(ResultPrefix, ":"), e.Bytes, MaxResultLineBytes)
+}
 
 // tail keeps the last bytes written to it in a fixed ring buffer.
 type tail struct {
@@ -86,11 +100,13 @@ const rawChars = 200
 // until then the last malformed one is remembered. It holds at most one
 // line of MaxResultLineBytes in memory.
 type resultScanner struct {
-	line     []byte         // current line, up to MaxResultLineBytes+len(ResultPrefix) bytes
-	overflow bool           // the current line is longer than the cap
-	good     map[string]any // the first result line that parsed
-	bad      error          // why the last malformed result line did not parse
-	badRaw   string         // its first rawChars characters
+	line     []byte              // current line, up to MaxResultLineBytes+len(ResultPrefix) bytes
+	overflow bool                // the current line is longer than the cap
+	lineLen  int64               // bytes of the current line seen so far, kept or not
+	tooLong  *ResultTooLongError // the first result line over the cap
+	good     map[string]any      // the first result line that parsed
+	bad      error               // why the last malformed result line did not parse
+	badRaw   string              // its first rawChars characters
 }
 
 // Write feeds stream bytes; it never fails.
@@ -118,6 +134,7 @@ func (s *resultScanner) Write(p []byte) (int, error) {
 // add appends part of a line. Once a line is known not to be a result line
 // its bytes are dropped.
 func (s *resultScanner) add(b []byte) {
+	s.lineLen += int64(len(b))
 	if s.overflow || s.good != nil {
 		return
 	}
@@ -141,7 +158,14 @@ func (s *resultScanner) endLine() {
 		var m map[string]any
 		var err error
 		if s.overflow {
-			err = fmt.Errorf("result line longer than %d bytes", MaxResultLineBytes)
+			n := s.lineLen - int64(len(ResultPrefix))
+			if bytes.HasSuffix(s.line, []byte("\r")) {
+				n-- // CRLF line end
+			}
+			err = &ResultTooLongError{Bytes: n}
+			if s.tooLong == nil {
+				s.tooLong = err.(*ResultTooLongError)
+			}
 		} else {
 			m, err = decodeResult(payload)
 		}
@@ -153,6 +177,7 @@ func (s *resultScanner) endLine() {
 	}
 	s.line = s.line[:0]
 	s.overflow = false
+	s.lineLen = 0
 }
 
 // finish treats a final line without newline as complete.
@@ -164,9 +189,16 @@ func (s *resultScanner) finish() {
 
 // result returns the script_result: the first result line that parsed;
 // else {"parse_error", "raw"} of the last malformed one (and its error);
-// else an empty object.
+// else an empty object. A result line over MaxResultLineBytes before the
+// first good one makes the error a *ResultTooLongError, which fails the run.
 func (s *resultScanner) result() (map[string]any, error) {
 	switch {
+	case s.tooLong != nil:
+		raw := s.badRaw
+		if s.bad != s.tooLong {
+			raw = ""
+		}
+		return map[string]any{"parse_error": s.tooLong.Error(), "raw": raw}, s.tooLong
 	case s.good != nil:
 		return s.good, nil
 	case s.bad != nil:

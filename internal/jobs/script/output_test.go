@@ -73,7 +73,7 @@ func TestResultScanner(t *testing.T) {
 		{"array", []string{"__SCHEDULER_RESULT__: [1]\n"}, "", "JSON array, want an object"},
 		{"trailing data", []string{"__SCHEDULER_RESULT__: {} {}\n"}, "", "data after the JSON object"},
 		{"empty", []string{"__SCHEDULER_RESULT__:   \n"}, "", "no JSON object"},
-		{"too long", []string{"__SCHEDULER_RESULT__: {\"a\": \"", strings.Repeat("x", MaxResultLineBytes), "\"}\n"}, "", "longer than"},
+		{"too long", []string{"__SCHEDULER_RESULT__: {\"a\": \"", strings.Repeat("x", MaxResultLineBytes), "\"}\n"}, "", "line of 1048586 bytes exceeds the 1 MiB limit"},
 	}
 	for _, tt := range tests {
 		var s resultScanner

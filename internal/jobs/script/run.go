@@ -266,6 +266,12 @@ func run(ctx context.Context, cfg Config, sp spec, info RunInfo) (Result, string
 	if res.ExitCode != 0 {
 		return res, out, &ExitError{Code: res.ExitCode, StderrTail: res.StderrPreview}
 	}
+	var tooLong *ResultTooLongError
+	if errors.As(rerr, &tooLong) {
+		// The script finished, but the result it reported is lost: the
+		// run fails rather than completing without it.
+		return res, out, fmt.Errorf("%s: %w", sp.label, tooLong)
+	}
 	res.Success = true
 	return res, out, nil
 }

@@ -41,6 +41,8 @@ func TestOutbox(t *testing.T, newOutbox func(t *testing.T) (notify.Outbox, func(
 		{"MarkRequiresSending", testMarkRequiresSending},
 		{"DeadAndSuppressed", testDeadAndSuppressed},
 		{"RequeueStuck", testRequeueStuck},
+		{"ClaimTakesOverStuck", testClaimTakesOverStuck},
+		{"HoldUntil", testHoldUntil},
 		{"Stats", testStats},
 		{"Purge", testPurge},
 		{"ConcurrentClaimersDistinct", testConcurrentClaimersDistinct},
@@ -612,5 +614,83 @@ func testConcurrentPerRecipientOrder(t *testing.T, s *suite) {
 		if !sort.SliceIsSorted(got, func(i, j int) bool { return got[i] < got[j] }) || len(got) != per {
 			t.Errorf("recipient %s delivered in order %v, want %d ascending IDs", rcpt, got, per)
 		}
+	}
+}
+
+// testClaimTakesOverStuck: a sending row claimed before StuckBefore is handed
+// out again (attempts + 1, new owner), one claimed later is not, and the
+// recipient's younger rows stay behind it.
+func testClaimTakesOverStuck(t *testing.T, s *suite) {
+	s.add(s.row("telegram", "A", 0), s.row("telegram", "A", 1), s.row("telegram", "B", 2))
+	first := s.claim("crashed", at(10), 1, "")
+	if len(first) != 1 || first[0].Recipient != "A" {
+		t.Fatalf("first claim = %v", ids(first))
+	}
+	b := s.claim("live", at(20), 5, "")
+	if len(b) != 1 || b[0].Recipient != "B" {
+		t.Fatalf("second claim = %q, want B's row only (A's second row waits behind the sending one)", bodies(b))
+	}
+	req := func(now, stuck int) []notify.Notification {
+		rows, err := s.ob.Claim(s.ctx, notify.ClaimRequest{Owner: "new", Now: at(now), Limit: 5, StuckBefore: at(stuck)})
+		s.must("Claim", err)
+		return rows
+	}
+	if rows := req(30, 10); len(rows) != 0 {
+		t.Fatalf("Claim(StuckBefore = the claim instant) = %q, want nothing (the boundary is strict)", bodies(rows))
+	}
+	rows := req(40, 15)
+	if len(rows) != 1 || rows[0].ID != first[0].ID || rows[0].Attempts != 2 || rows[0].ClaimedBy != "new" || !rows[0].ClaimedAt.Equal(at(40)) {
+		t.Fatalf("Claim(StuckBefore after the crashed claim) = %v attempts %v, want row %d again with attempts 2, owner new, claimed at %s",
+			ids(rows), attempts(rows), first[0].ID, at(40))
+	}
+	if rows := req(41, 15); len(rows) != 0 {
+		t.Fatalf("claim right after the takeover = %q, want nothing (the row is freshly claimed, B is in flight)", bodies(rows))
+	}
+	s.must("MarkSent", s.ob.MarkSent(s.ctx, first[0].ID, at(42)))
+	next := s.claim("new", at(43), 5, "")
+	if len(next) != 1 || next[0].Recipient != "A" || next[0].ID <= first[0].ID {
+		t.Fatalf("after the taken-over row was sent, claim = %v, want A's second row", ids(next))
+	}
+}
+
+// testHoldUntil: a failed row holds back its recipient's younger rows only
+// while its retry is due by HoldUntil; zero HoldUntil keeps strict order.
+func testHoldUntil(t *testing.T, s *suite) {
+	s.add(s.row("telegram", "A", 0), s.row("telegram", "A", 1), s.row("telegram", "A", 2))
+	head := s.claim("w", at(5), 1, "")[0]
+	s.must("MarkRetry", s.ob.MarkRetry(s.ctx, head.ID, at(6), at(3600), "503"))
+	claim := func(now, hold int) []notify.Notification {
+		req := notify.ClaimRequest{Owner: "w", Now: at(now), Limit: 5}
+		if hold >= 0 {
+			req.HoldUntil = at(hold)
+		}
+		rows, err := s.ob.Claim(s.ctx, req)
+		s.must("Claim", err)
+		return rows
+	}
+	if rows := claim(10, -1); len(rows) != 0 {
+		t.Fatalf("claim without HoldUntil = %q, want nothing (strict order)", bodies(rows))
+	}
+	if rows := claim(10, 3600); len(rows) != 0 {
+		t.Fatalf("claim with the retry due at HoldUntil = %q, want nothing", bodies(rows))
+	}
+	rows := claim(10, 45)
+	if len(rows) != 1 || rows[0].ID != head.ID+1 {
+		t.Fatalf("claim with the retry beyond HoldUntil = %v, want the second row %d only", ids(rows), head.ID+1)
+	}
+	if more := claim(11, 46); len(more) != 0 {
+		t.Fatalf("claim while the second row is sending = %q, want nothing (one in flight per recipient)", bodies(more))
+	}
+	s.must("MarkSent", s.ob.MarkSent(s.ctx, rows[0].ID, at(12)))
+	third := claim(13, 48)
+	if len(third) != 1 || third[0].ID != head.ID+2 {
+		t.Fatalf("after the second row was sent, claim = %v, want the third", ids(third))
+	}
+	s.must("MarkSent", s.ob.MarkSent(s.ctx, third[0].ID, at(14)))
+	if rows := claim(3599, 3640); len(rows) != 0 {
+		t.Fatalf("claim before the head's retry = %q, want nothing", bodies(rows))
+	}
+	if rows := claim(3600, 3640); len(rows) != 1 || rows[0].ID != head.ID || rows[0].Attempts != 2 {
+		t.Fatalf("claim at the head's retry = %v attempts %v, want the head with attempts 2", ids(rows), attempts(rows))
 	}
 }

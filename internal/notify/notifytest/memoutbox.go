@@ -134,12 +134,25 @@ func (m *MemOutbox) Claim(ctx context.Context, req notify.ClaimRequest) ([]notif
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	hold := notify.HoldLimit(req)
 	var cand []int64
 	scan := func(q map[string][]int64) {
 		for _, ids := range q {
-			r := m.rows[ids[0]]
-			if (r.Status == notify.StatusPending || r.Status == notify.StatusFailed) && !r.NextAttemptAt.After(req.Now) {
-				cand = append(cand, r.ID)
+			// The first row of the recipient that is claimable or holds
+			// back the rest decides; failed rows waiting beyond the hold
+			// limit are passed over.
+			for _, id := range ids {
+				r := m.rows[id]
+				due := (r.Status == notify.StatusPending || r.Status == notify.StatusFailed) && !r.NextAttemptAt.After(req.Now)
+				stale := r.Status == notify.StatusSending && r.ClaimedAt.Before(req.StuckBefore)
+				if due || stale {
+					cand = append(cand, r.ID)
+					break
+				}
+				if r.Status == notify.StatusFailed && r.NextAttemptAt.After(hold) {
+					continue
+				}
+				break
 			}
 		}
 	}
