@@ -38,11 +38,16 @@ func newOutcomes(capacity int) *outcomes {
 		claiming: map[int64]int{}, slots: make(chan struct{}, capacity), ready: make(chan struct{}, 1)}
 }
 
-// add buffers the outcome c of a run of schedule sc, waiting for room.
+// add buffers the outcome c of a run of schedule sc, waiting for room. The
+// run counts as finishing at once, while it waits: a fire of its schedule
+// is never skipped for a run that is done.
 func (o *outcomes) add(c store.Completion, sc int64) {
+	o.mu.Lock()
+	o.finishing[c.RunID] = sc
+	o.mu.Unlock()
 	o.slots <- struct{}{}
 	o.mu.Lock()
-	o.buf[c.RunID], o.finishing[c.RunID] = c, sc
+	o.buf[c.RunID] = c
 	o.mu.Unlock()
 	signal(o.ready)
 }
