@@ -402,21 +402,14 @@ func (n *narrator) poll(ctx context.Context) {
 	}
 	// The newest finished rows are enough: the demo writes a few per
 	// second and polls four times a second.
-	rows, err := n.db.SQL().QueryContext(ctx,
-		`SELECT id FROM notifications WHERE status IN ('sent', 'dead', 'suppressed') ORDER BY id DESC LIMIT 200`)
+	finished, err := n.db.Outbox().Finished(ctx, 200)
 	if err != nil {
 		return
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if rows.Scan(&id) == nil && !n.notes[id] {
-			ids = append(ids, id)
+	for _, id := range finished {
+		if n.notes[id] {
+			continue
 		}
-	}
-	rows.Close()
-	slices.Reverse(ids)
-	for _, id := range ids {
 		nt, err := n.db.Outbox().Get(ctx, id)
 		if err != nil {
 			continue

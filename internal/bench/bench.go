@@ -103,8 +103,8 @@ var ErrNotScratch = errors.New("database holds schedules that the bench did not 
 // with next_run_at set to their first fire after now + lead; stagger as in
 // Options. It returns the earliest first fire.
 func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, lead time.Duration) (time.Time, error) {
-	var real int
-	if err := db.SQL().QueryRowContext(ctx, `SELECT COUNT(*) FROM job_schedules WHERE name NOT LIKE 'bench-%'`).Scan(&real); err != nil {
+	real, err := db.CountOtherSchedules(ctx, NamePrefix)
+	if err != nil {
 		return time.Time{}, fmt.Errorf("check scratch database: %w", err)
 	}
 	if real > 0 {
@@ -135,35 +135,8 @@ func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, l
 		}
 		firsts[i] = sched.Next(time.Now().Add(lead))
 	}
-	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedule_runs WHERE job_type = $1`, JobType); err != nil {
-		return time.Time{}, fmt.Errorf("clear old bench runs: %w", err)
-	}
-	if _, err := db.SQL().ExecContext(ctx, `DELETE FROM job_schedules WHERE name LIKE 'bench-%'`); err != nil {
-		return time.Time{}, fmt.Errorf("clear old bench schedules: %w", err)
-	}
-	const batch = 1000
-	for start := 0; start < n; start += batch {
-		end := min(start+batch, n)
-		var b strings.Builder
-		b.WriteString(`INSERT INTO job_schedules (user_id, name, job_type, target, task_params, cron, enabled, next_run_at) VALUES `)
-		var args []any
-		for i := range crons {
-			args = append(args, crons[i], db.TimeArg(firsts[i]))
-		}
-		for i := start; i < end; i++ {
-			if i > start {
-				b.WriteByte(',')
-			}
-			k := i % len(crons)
-			fmt.Fprintf(&b, "(1, '%s%d', '%s', 'bench', '{}', $%d, TRUE, $%d)", NamePrefix, i, JobType, 2*k+1, 2*k+2)
-		}
-		if _, err := db.SQL().ExecContext(ctx, b.String(), args...); err != nil {
-			return time.Time{}, fmt.Errorf("insert bench schedules: %w", err)
-		}
-	}
-	// Planner statistics as a table that existed before would have them.
-	if _, err := db.SQL().ExecContext(ctx, `ANALYZE job_schedules`); err != nil {
-		return time.Time{}, fmt.Errorf("analyze bench schedules: %w", err)
+	if err := db.LoadScratch(ctx, store.Scratch{Prefix: NamePrefix, JobType: JobType, N: n, Crons: crons, Firsts: firsts}); err != nil {
+		return time.Time{}, err
 	}
 	return slices.MinFunc(firsts, time.Time.Compare), nil
 }
