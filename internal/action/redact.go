@@ -17,10 +17,13 @@ func Redacted(s store.Schedule) store.Schedule {
 }
 
 // RedactedSchedules returns Redacted of each schedule (never nil).
-func RedactedSchedules(list []store.Schedule) []store.Schedule {
-	out := make([]store.Schedule, len(list))
-	for i := range list {
-		out[i] = Redacted(list[i])
+func RedactedSchedules(list []store.Schedule) []store.Schedule { return each(list, Redacted) }
+
+// each returns f of every element of list in a new slice (never nil).
+func each[T any](list []T, f func(T) T) []T {
+	out := make([]T, len(list))
+	for i, v := range list {
+		out[i] = f(v)
 	}
 	return out
 }
@@ -38,22 +41,11 @@ func RedactedRun(r store.Run) store.Run {
 }
 
 // RedactedRuns returns RedactedRun of each run (never nil).
-func RedactedRuns(list []store.Run) []store.Run {
-	out := make([]store.Run, len(list))
-	for i := range list {
-		out[i] = RedactedRun(list[i])
-	}
-	return out
-}
+func RedactedRuns(list []store.Run) []store.Run { return each(list, RedactedRun) }
 
 // RedactedAttempts returns the attempts with URLs in their errors redacted.
 func RedactedAttempts(list []store.Attempt) []store.Attempt {
-	out := make([]store.Attempt, len(list))
-	for i, at := range list {
-		at.Error = redact.Text(at.Error)
-		out[i] = at
-	}
-	return out
+	return each(list, func(at store.Attempt) store.Attempt { at.Error = redact.Text(at.Error); return at })
 }
 
 // RedactedStats returns a copy of st to show (the schedules' task_params
