@@ -78,6 +78,24 @@ func TestCoalescedFireSurvivesTheNextSweep(t *testing.T) {
 	})
 }
 
+// deadThenLive creates an every-second schedule whose fire at t0+1s was
+// claimed by "dead" (never registered alive) and whose fire at t0+2s was
+// claimed by "live" (alive for an hour); next_run_at is t0+3s.
+func deadThenLive(t *testing.T, db *store.DB, lease time.Duration) *store.Schedule {
+	t.Helper()
+	sc := newAheadSchedule(t, db, "s")
+	claimAhead(t, db, "dead", t0.Add(time.Second), lease, map[int64]store.Fire{
+		sc.ID: {Next: ptr(t0.Add(2 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second))}},
+	})
+	if _, err := db.Heartbeat(context.Background(), "live", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	claimAhead(t, db, "live", t0.Add(2*time.Second), lease, map[int64]store.Fire{
+		sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(2*time.Second))}},
+	})
+	return sc
+}
+
 // Release never moves next_run_at behind a fire that has a run row: a dead
 // owner's fires followed by fires another instance claimed lose their owner
 // instead of being deleted, and run once.
@@ -85,16 +103,7 @@ func TestReleaseKeepsFiresFollowedByOthers(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		const lease = 10 * time.Second
-		sc := newAheadSchedule(t, db, "s")
-		claimAhead(t, db, "dead", t0.Add(time.Second), lease, map[int64]store.Fire{
-			sc.ID: {Next: ptr(t0.Add(2 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second))}},
-		})
-		if _, err := db.Heartbeat(ctx, "live", t0.Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		claimAhead(t, db, "live", t0.Add(2*time.Second), lease, map[int64]store.Fire{
-			sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(2*time.Second))}},
-		})
+		sc := deadThenLive(t, db, lease)
 		after := t0.Add(time.Minute)
 		if n, err := db.ReleaseRuns(ctx, "", after); err != nil || n != 1 {
 			t.Fatalf("ReleaseRuns = %d, %v; want 1", n, err)
@@ -229,16 +238,7 @@ func TestLastInstanceStoppingLeavesNothingPending(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		const lease = 10 * time.Second
-		sc := newAheadSchedule(t, db, "s")
-		claimAhead(t, db, "dead", t0.Add(time.Second), lease, map[int64]store.Fire{
-			sc.ID: {Next: ptr(t0.Add(2 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(time.Second))}},
-		})
-		if _, err := db.Heartbeat(ctx, "live", t0.Add(time.Hour)); err != nil {
-			t.Fatal(err)
-		}
-		claimAhead(t, db, "live", t0.Add(2*time.Second), lease, map[int64]store.Fire{
-			sc.ID: {Next: ptr(t0.Add(3 * time.Second)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(2*time.Second))}},
-		})
+		sc := deadThenLive(t, db, lease)
 		if n, err := db.ReleaseRuns(ctx, "", t0.Add(time.Minute)); err != nil || n != 1 {
 			t.Fatalf("dead owner's release = %d, %v", n, err)
 		}
