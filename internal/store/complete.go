@@ -34,7 +34,7 @@ func (s *DB) writeCompletions(ctx context.Context, tx *sql.Tx, cs []Completion) 
 	var simple []*Completion
 	for i := range cs {
 		c := &cs[i]
-		if c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 {
+		if c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 && (c.Streak == nil || !c.Streak.Failed) {
 			simple = append(simple, c)
 			continue
 		}
@@ -42,16 +42,22 @@ func (s *DB) writeCompletions(ctx context.Context, tx *sql.Tx, cs []Completion) 
 			return err
 		}
 	}
-	return s.completeSimple(ctx, tx, simple)
+	done, err := s.completeSimple(ctx, tx, simple)
+	if err != nil {
+		return err
+	}
+	return s.recoverStreaks(ctx, tx, done)
 }
 
 // completeSimple finishes runs that carry no state or notifications: one
 // statement for the whole batch on PostgreSQL, one prepared statement
-// stepped per row on SQLite.
-func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) error {
+// stepped per row on SQLite. It returns the completions whose run row it
+// updated (the others lost their lease).
+func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) ([]*Completion, error) {
 	if len(cs) == 0 {
-		return nil
+		return nil, nil
 	}
+	var done []*Completion
 	// Lock rows in id order, as every other multi-row statement does.
 	slices.SortFunc(cs, func(a, b *Completion) int { return cmp.Compare(a.RunID, b.RunID) })
 	if s.d.name == "sqlite" {
@@ -59,16 +65,20 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) e
 			error = $4, lease_owner = NULL, lease_expires_at = NULL, started_at = COALESCE($7, started_at)
 			WHERE id = $5 AND status = 'running' AND lease_owner = $6`)
 		if err != nil {
-			return fmt.Errorf("complete runs: %w", err)
+			return nil, fmt.Errorf("complete runs: %w", err)
 		}
 		defer stmt.Close()
 		for _, c := range cs {
-			if _, err := stmt.ExecContext(ctx, c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner,
-				s.tsp(c.startedAt())); err != nil {
-				return fmt.Errorf("complete run %d: %w", c.RunID, err)
+			res, err := stmt.ExecContext(ctx, c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner,
+				s.tsp(c.startedAt()))
+			if err != nil {
+				return nil, fmt.Errorf("complete run %d: %w", c.RunID, err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				done = append(done, c)
 			}
 		}
-		return nil
+		return done, nil
 	}
 	ids := make([]int64, len(cs))
 	owners := make([]string, len(cs))
@@ -87,17 +97,33 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) e
 			errs[i] = &e
 		}
 	}
-	_, err := s.exec(ctx, tx, `UPDATE job_schedule_runs r SET status = v.status, finished_at = v.at,
+	rows, err := s.query(ctx, tx, `UPDATE job_schedule_runs r SET status = v.status, finished_at = v.at,
 		result = v.result::jsonb, error = v.err, lease_owner = NULL, lease_expires_at = NULL,
 		started_at = COALESCE(v.started, r.started_at)
 		FROM unnest($1::bigint[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::timestamptz[])
 			AS v(id, owner, status, at, result, err, started)
-		WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.owner`,
+		WHERE r.id = v.id AND r.status = 'running' AND r.lease_owner = v.owner
+		RETURNING r.id`,
 		ids, owners, statuses, ats, results, errs, starts)
 	if err != nil {
-		return fmt.Errorf("complete runs: %w", err)
+		return nil, fmt.Errorf("complete runs: %w", err)
 	}
-	return nil
+	defer rows.Close()
+	byID := make(map[int64]*Completion, len(cs))
+	for _, c := range cs {
+		byID[c.RunID] = c
+	}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("complete runs: %w", err)
+		}
+		done = append(done, byID[id])
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("complete runs: %w", err)
+	}
+	return done, nil
 }
 
 func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
@@ -148,8 +174,16 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 			return fmt.Errorf("save state of schedule %d: %w", c.ScheduleID, err)
 		}
 	}
+	ns := c.Notifications
+	if c.Streak != nil && c.ScheduleID != 0 && c.Status != StatusPending {
+		more, err := s.updateStreak(ctx, tx, c)
+		if err != nil {
+			return err
+		}
+		ns = append(ns[:len(ns):len(ns)], more...)
+	}
 	// The framework's queue (when in use) or the outbox, in this transaction.
-	return s.insertNotifications(ctx, tx, c.Notifications)
+	return s.insertNotifications(ctx, tx, ns)
 }
 
 // insertOutbox inserts notifications; a repeated idempotency key is ignored.

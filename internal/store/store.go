@@ -174,6 +174,10 @@ type Completion struct {
 	State      json.RawMessage
 	// Notifications are inserted into the outbox in the same transaction.
 	Notifications []notify.Notification
+	// Streak, for a run's final outcome, updates its schedule's failure
+	// streak and queues the failure, reminder or recovery notice in the
+	// same transaction (streaks.go); ScheduleID must be set.
+	Streak *StreakUpdate
 }
 
 // ClaimByID is a claim of specific pending runs (Store.ClaimRunIDs).
