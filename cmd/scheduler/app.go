@@ -31,6 +31,9 @@ type app struct {
 	log      *slog.Logger
 	db       *store.DB
 	handlers map[string]engine.Handler
+	// planner resolves the recipients of every notification (jobs and the
+	// engine's failure notices).
+	planner *notify.Planner
 	// status holds extra /status sections by name (outbox, providers).
 	status map[string]func(context.Context) any
 	// observer receives engine metrics (nil in one-shot commands).
@@ -115,13 +118,14 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	}
 	a.market = market
 	a.log.Info("script interpreter", "python", sc.Python, "why", sc.PythonSource, "root", sc.Root)
+	a.planner = &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log}
 	a.handlers = jobs.Handlers(jobs.Deps{
 		Script:               sc,
 		ScriptProcesses:      a.db,
 		JobTimeout:           cfg.JobTimeout,
 		Market:               market,
 		DB:                   a.db,
-		Planner:              &notify.Planner{Options: a.notifyOpts, Directory: a.db.Directory(), Logger: a.log},
+		Planner:              a.planner,
 		Indicators:           indicators.NewCache(8192),
 		AlertSchemaDir:       cfg.AlertSchemaDir,
 		AlertLimits:          alerts.Limits{MaxTriggers: cfg.AlertMaxTrigger, FloodWindow: cfg.AlertFloodWin},
@@ -181,7 +185,7 @@ func (a *app) engineOptions() engine.Options {
 		MisfireThreshold: c.MisfireThresh, MisfireGrace: c.MisfireGrace, Coalesce: c.Coalesce,
 		RetryCount: c.RetryCount, RetryDelay: c.RetryDelay, Lease: c.LeaseTime, PollInterval: c.PollInterval,
 		ShutdownGrace: c.ShutdownGrace, Location: c.Timezone, Logger: a.log, Observer: a.observer, Outbox: a.outbox,
-		Fence: jobs.KillLeftovers(a.db, a.log)}
+		Fence: jobs.KillLeftovers(a.db, a.log), Notices: a.planner}
 }
 
 // actions returns the schedule actions over the app's store, with the

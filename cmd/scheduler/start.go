@@ -57,6 +57,7 @@ func serve(ctx context.Context, a *app) error {
 	disp, err := notify.NewDispatcher(notify.DispatcherConfig{
 		Outbox: a.db.Outbox(), Sinks: notify.NewSinks(a.notifyOpts, nil, a.log), Disabled: !a.notifyOpts.Enabled,
 		Retries: a.notifyOpts.Retries, Timeout: a.notifyOpts.Timeout, RetryMaxAge: a.notifyOpts.RetryMaxAge, Owner: a.cfg.NodeID, Logger: a.log,
+		PollEvery: a.cfg.PollInterval,
 		Metrics: notify.MetricsFunc(func(ch string, o notify.Outcome, _ int, took time.Duration) {
 			m.NotificationDelivered(ch, string(o), took)
 		}),

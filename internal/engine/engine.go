@@ -70,6 +70,10 @@ func ValidateParams(h Handler, target string, taskParams json.RawMessage) error 
 	if n := len(taskParams); n > MaxTaskParamsBytes {
 		return fmt.Errorf("%d bytes exceeds the limit of %d bytes (64 KiB, MaxTaskParamsBytes)", n, MaxTaskParamsBytes)
 	}
+	_, taskParams, err := StripNoticeOption(taskParams)
+	if err != nil {
+		return err
+	}
 	if tv, ok := h.(TargetValidator); ok {
 		return tv.ValidateTarget(target, taskParams)
 	}
@@ -133,6 +137,10 @@ type Options struct {
 	// Outbox, when set, is woken after a batch of completions that queued
 	// notifications (the notification dispatcher).
 	Outbox interface{ Notify() }
+	// Notices, when set, plans the failure notices of every job type (see
+	// notices.go): to the schedule's notify config, else the owner's
+	// default channel. nil: no notices.
+	Notices *notify.Planner
 	// Fence, when set, is called before a run whose owner died is
 	// recovered (retried or failed): it kills what the run left running.
 	// An error leaves the run for the next recovery sweep, so that it
@@ -187,6 +195,11 @@ type Engine struct {
 	// waits for one of those outcomes).
 	flushNow atomic.Bool
 	ticks    uint64
+	// invalidTold holds the configuration error of each invalid schedule
+	// whose notice this process wrote or found written; invalidQueue the
+	// notices (and clearances) the last claim found (notices.go).
+	invalidTold  map[int64]string
+	invalidQueue []invalidSeen
 }
 
 // New returns an engine over st with the given handlers by job type.
@@ -232,7 +245,7 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 		wakeClaim: make(chan struct{}, 1), wakeWork: make(chan struct{}, 1), slotFree: make(chan struct{}, 1),
 		queue:  newRunQueue(),
 		active: map[int64]context.CancelFunc{}, cache: map[int64]*cached{}, crons: map[string]*cronexpr.Schedule{},
-		out: newOutcomes(max(o.Workers*2, completionBuffer)),
+		out: newOutcomes(max(o.Workers*2, completionBuffer)), invalidTold: map[int64]string{},
 	}
 }
 
@@ -448,6 +461,7 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		backoff = time.Second
 		e.setErr(nil)
 		e.queue.push(queued...)
+		e.tellInvalid(ctx)
 		if claimed == e.o.ClaimBatch {
 			continue // more are due
 		}
@@ -728,6 +742,7 @@ func (e *Engine) recoverRuns(ctx context.Context, runs []store.Run, now time.Tim
 			c.Status, c.Retry, c.RetryAt = store.StatusPending, true, &now
 		} else {
 			c.Status = store.StatusFailed
+			e.recoveredStreak(ctx, r, &c)
 		}
 		e.log.Warn("run of a dead owner recovered", "run_id", r.ID, "schedule_id", r.JobID, "owner", r.LeaseOwner, "retry", c.Retry, "why", msg)
 		cs = append(cs, c)
@@ -766,6 +781,12 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 	job, err := e.loadJob(ctx, r)
 	var out *Outcome
 	var timeout time.Duration
+	var notifyOn *bool
+	if err == nil {
+		// The handlers do not know options.notify_on_failure.
+		notifyOn, job.Schedule.TaskParams, err = StripNoticeOption(job.Schedule.TaskParams)
+		err = permanentIf(err)
+	}
 	if err == nil {
 		h := e.handlers[job.Schedule.JobType]
 		opts := ParseJobOptions(job.Schedule.TaskParams)
@@ -831,6 +852,7 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 			log().Debug("run completed", "duration", dur)
 		}
 	}
+	e.streak(ctx, job, &c, notifyOn)
 	if e.o.Observer != nil {
 		e.o.Observer.RunFinished(r.JobType, c.Status, dur)
 	}
@@ -888,6 +910,14 @@ func (p *permanentError) Error() string { return p.err.Error() }
 func (p *permanentError) Unwrap() error { return p.err }
 
 func permanent(err error) error { return &permanentError{err} }
+
+// permanentIf is permanent(err), or nil for nil.
+func permanentIf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanent(err)
+}
 
 // Permanent marks err as not worth retrying (invalid configuration).
 func Permanent(err error) error { return permanent(err) }

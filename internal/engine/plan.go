@@ -116,6 +116,7 @@ func Compile(s *store.Schedule, loc *time.Location, handlers map[string]Handler)
 func (e *Engine) planner(now, horizon time.Time) store.Planner {
 	return func(s *store.Schedule) store.Fire {
 		sched, opts, err := e.compile(s)
+		e.noteInvalid(s, err)
 		if err != nil {
 			recheck := now.Add(invalidRecheck)
 			if s.LastError != err.Error() {

@@ -147,3 +147,15 @@ func (n Notice) Compose(planned []Notification) []Notification {
 	}
 	return out
 }
+
+// TellsJobStatus reports whether n is a job notification about a run's
+// status (schedule jobs' notify.on_failure / on_success, scripts'
+// notification_rules: tag "job:<status>"): a failure notice of that run
+// would say the same again. status is "failed" (also matching "timeout")
+// or "completed".
+func TellsJobStatus(n Notification, status string) bool {
+	if status == "failed" && strings.HasSuffix(n.IdempotencyKey, "#job:timeout") {
+		return true
+	}
+	return strings.HasSuffix(n.IdempotencyKey, "#job:"+status)
+}
