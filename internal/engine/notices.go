@@ -25,7 +25,9 @@ const NoticeOption = "notify_on_failure"
 // where their notifications go somewhere else than task_params.notify (the
 // framework's bot alerts: telegram_user_id). Failure notices go there.
 type NoticeTarget interface {
-	NoticeConfig(target string, taskParams json.RawMessage) notify.NotifyConfig
+	// NoticeRecipients sets r's channels, priority and recipients from
+	// the schedule's configuration (nothing when it is invalid).
+	NoticeRecipients(target string, taskParams json.RawMessage, r *notify.Request)
 }
 
 // StripNoticeOption takes options.notify_on_failure out of task_params:
@@ -66,28 +68,28 @@ func StripNoticeOption(raw json.RawMessage) (*bool, json.RawMessage, error) {
 	return &b, out, nil
 }
 
-// noticeConfig returns where a schedule's notices go: the handler's
+// noticeRecipients sets where a schedule's notices go: the handler's
 // NoticeTarget, else task_params.notify (an invalid one: the owner's
 // default channel).
-func (e *Engine) noticeConfig(jobType, target string, raw json.RawMessage) notify.NotifyConfig {
+func (e *Engine) noticeRecipients(jobType, target string, raw json.RawMessage, r *notify.Request) {
 	if nt, ok := e.handlers[jobType].(NoticeTarget); ok {
-		return nt.NoticeConfig(target, raw)
+		nt.NoticeRecipients(target, raw, r)
+		return
 	}
 	var p struct {
 		Notify json.RawMessage `json:"notify"`
 	}
 	if json.Unmarshal(raw, &p) == nil {
 		if nc, err := notify.ParseNotifyConfig(p.Notify); err == nil {
-			return nc
+			nc.Apply(r)
 		}
 	}
-	return notify.NotifyConfig{}
 }
 
 // planNotice plans the rows a notice about schedule id goes to.
 func (e *Engine) planNotice(ctx context.Context, id, runID, userID int64, jobType, target string, raw json.RawMessage) []notify.Notification {
 	req := notify.Request{ScheduleID: id, RunID: runID, UserID: userID, Type: notify.TypeJob, CreatedAt: e.o.Now()}
-	e.noticeConfig(jobType, target, raw).Apply(&req)
+	e.noticeRecipients(jobType, target, raw, &req)
 	req.Template = "" // notices have their own text
 	ns, err := e.o.Notices.Plan(ctx, req)
 	if err != nil {

@@ -61,7 +61,7 @@ func TestInvalidScheduleToldOnce(t *testing.T) {
 		now = now.Add(2 * time.Minute) // rechecked every minute
 		claim(e)
 		now = now.Add(2 * time.Minute)
-		claim(newEngine()) // a restart
+		claim(newEngine())                                                             // a restart
 		if err := db.SetScheduleError(ctx, sc.ID, "cron: reloaded", now); err != nil { // a reload records it
 			t.Fatal(err)
 		}

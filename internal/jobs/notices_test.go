@@ -232,7 +232,9 @@ func TestFailureNoticesOfAnAlertWithoutData(t *testing.T) {
 		f, _ := noticeFixture(t, db, func(d *Deps) { d.Market = client; d.Now = clk.now })
 		f.clk = clk
 		f.eng = noticeEngine(f, "test")
-		sc := f.schedule("btc-alert", "alert", strings.Replace(crossAlert, `"timeframe"`, `"options": {"provider": "binance"}, "timeframe"`, 1))
+		cfg := strings.Replace(crossAlert, `"timeframe"`, `"options": {"provider": "binance"}, "timeframe"`, 1)
+		cfg = strings.Replace(cfg, `"channels": ["log"]`, `"channels": ["telegram"], "recipient_id": "859865894"`, 1)
+		sc := f.schedule("btc-alert", "alert", cfg)
 
 		for i := range 3 {
 			clk.set(t0.Add(time.Duration(i) * 5 * time.Minute))
@@ -259,8 +261,8 @@ func TestFailureNoticesOfAnAlertWithoutData(t *testing.T) {
 		}
 		// The alert's notify config is where its notices go.
 		for _, n := range f.notices(sc.ID) {
-			if n.Channel != "log" {
-				t.Fatalf("notice on %s", n.Channel)
+			if n.Channel != "telegram" || n.Recipient != "859865894" {
+				t.Fatalf("notice to %s %s", n.Channel, n.Recipient)
 			}
 		}
 	})
@@ -305,4 +307,52 @@ func TestFailureNoticeOnceWithTwoEngines(t *testing.T) {
 	if err != nil || st.Failures != runs || st.Streak != 1 {
 		t.Fatalf("streak %+v %v", st, err)
 	}
+}
+
+// On the framework's database, a bot alert's failure and recovery notices
+// go to the bot user's chat through the framework's queue (msg_messages),
+// written with the run.
+func TestFailureNoticesOnTheFrameworkQueue(t *testing.T) {
+	db := storetest.Framework(t, storetest.JobIDInt4)
+	must(t, db.UseFrameworkQueue(true))
+	srv, healthy := failingProvider(t)
+	clk := newClock(t0)
+	o := marketdata.DefaultOptions()
+	o.Providers, o.BinanceBaseURL, o.Now, o.Logger, o.CacheEnabled = []string{"binance"}, srv.URL, clk.now, quiet, false
+	o.Sleep = func(context.Context, time.Duration) error { return nil }
+	client, err := marketdata.New(o)
+	must(t, err)
+	f := newFixture(t, db, func(d *Deps) { d.Market = client; d.Now = clk.now })
+	f.clk = clk
+	opts := notify.DefaultOptions()
+	opts.FrameworkQueue = true
+	f.eng = engine.New(f.db, f.h, engine.Options{NodeID: "test", Now: clk.now, Logger: quiet,
+		Notices: &notify.Planner{Options: opts, Logger: quiet}})
+	cfg := map[string]any{"ticker": "BTCUSDT", "price": 65000.0, "condition": "above"}
+	sc := f.botInsert("BTCUSDT", botTaskParams(t, cfg, false, "ARMED", nil), true)
+	for i := range 2 {
+		clk.set(t0.Add(time.Duration(i) * 15 * time.Minute))
+		if r := f.run(sc, 1); r.Status != store.StatusFailed {
+			t.Fatalf("run %d: %s %q", i, r.Status, r.Error)
+		}
+	}
+	healthy.Store(true)
+	clk.set(t0.Add(time.Hour))
+	if r := f.run(sc, 1); r.Status != store.StatusCompleted {
+		t.Fatalf("healthy run %s %q", r.Status, r.Error)
+	}
+	rows, err := db.SQL().Query(`SELECT recipient_id, content::json->>'title' FROM msg_messages ORDER BY id`)
+	must(t, err)
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var rcpt, title string
+		must(t, rows.Scan(&rcpt, &title))
+		got = append(got, rcpt+" "+title)
+	}
+	want := chatID + " ❌ " + sc.Name + " failing|" + chatID + " ✅ " + sc.Name + " recovered"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("msg_messages %q, want %q", got, want)
+	}
+	storetest.CheckReaders(t, db)
 }
