@@ -424,12 +424,29 @@ func sleep(ctx context.Context, d time.Duration, wake ...chan struct{}) bool {
 	return true
 }
 
-// claimLoop turns due schedules into runs.
+// claimLoop turns due schedules into runs. Idle, it issues one query per
+// wake: after a sleep that nobody cut short, it first asks for the next
+// fire (NextDue) and claims only when one is within reach.
 func (e *Engine) claimLoop(ctx context.Context) {
 	backoff := time.Second
 	var yielding time.Time
+	probe := false
 	for ctx.Err() == nil {
 		now := e.o.Now()
+		if probe {
+			probe = false
+			next, hasNull, err := e.st.NextDue(ctx)
+			if err == nil {
+				if wait := e.untilClaim(next, hasNull); wait > 0 {
+					alive, woken := sleepWoken(ctx, wait, e.wakeClaim)
+					if !alive {
+						return
+					}
+					probe = !woken
+					continue
+				}
+			}
+		}
 		// Fires already claimed come first: while due runs wait to be
 		// started, claiming (seconds ahead) would only compete with them
 		// for the database. For a second at most: when the workers are
@@ -465,27 +482,54 @@ func (e *Engine) claimLoop(ctx context.Context) {
 		if claimed == e.o.ClaimBatch {
 			continue // more are due
 		}
-		wait := e.o.PollInterval
 		next, hasNull, err := e.st.NextDue(ctx)
-		switch {
-		case err != nil:
-			wait = time.Second
-		case hasNull:
-			wait = 0
-		case next != nil:
-			// Claim when the earliest fire is within three quarters of
-			// the horizon, up to the whole horizon: a schedule firing
-			// every second is claimed for a few fires at a time.
-			ahead := e.claimAhead()
-			if ahead == e.o.ClaimAhead {
-				ahead = ahead * 3 / 4
-			}
-			wait = min(wait, next.Sub(e.o.Now())-ahead)
+		wait := time.Second
+		if err == nil {
+			wait = e.untilClaim(next, hasNull)
 		}
 		yielding = time.Time{} // caught up: the next wake may yield again
-		if wait > 0 && !sleep(ctx, wait, e.wakeClaim) {
-			return
+		if wait > 0 {
+			alive, woken := sleepWoken(ctx, wait, e.wakeClaim)
+			if !alive {
+				return
+			}
+			probe = !woken && err == nil
 		}
+	}
+}
+
+// untilClaim returns how long the claim loop may sleep given the earliest
+// next_run_at (and whether one is NULL): at most PollInterval, 0 to claim
+// now. It claims when the earliest fire is within three quarters of the
+// horizon, up to the whole horizon: a schedule firing every second is
+// claimed for a few fires at a time.
+func (e *Engine) untilClaim(next *time.Time, hasNull bool) time.Duration {
+	wait := e.o.PollInterval
+	switch {
+	case hasNull:
+		wait = 0
+	case next != nil:
+		ahead := e.claimAhead()
+		if ahead == e.o.ClaimAhead {
+			ahead = ahead * 3 / 4
+		}
+		wait = min(wait, next.Sub(e.o.Now())-ahead)
+	}
+	return max(wait, 0)
+}
+
+// sleepWoken waits like sleep and also reports whether a wake signal (not
+// the timer) ended the wait.
+func sleepWoken(ctx context.Context, d time.Duration, wake chan struct{}) (alive, woken bool) {
+	t := time.NewTimer(max(d, 0))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false, false
+	case <-t.C:
+		return true, false
+	case <-wake:
+		return true, true
 	}
 }
 
@@ -505,9 +549,18 @@ func detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 }
 
-// workLoop claims runnable runs up to the number of free workers.
+// runnableChecker is implemented by stores that can tell cheaply whether
+// the general claim would find anything (*store.DB).
+type runnableChecker interface {
+	HasRunnable(ctx context.Context, now time.Time) (bool, error)
+}
+
+// workLoop claims runnable runs up to the number of free workers. Idle,
+// after a sleep nobody cut short, it first checks whether anything is
+// runnable (one indexed lookup) before it claims.
 func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 	backoff := time.Second
+	probe := false
 	for ctx.Err() == nil {
 		free := e.o.Workers - e.Active()
 		if free <= 0 {
@@ -517,6 +570,17 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 			continue
 		}
 		now := e.o.Now()
+		if rc, ok := e.st.(runnableChecker); ok && probe {
+			probe = false
+			if any, err := rc.HasRunnable(ctx, now); err == nil && !any {
+				alive, woken := sleepWoken(ctx, e.o.PollInterval, e.wakeWork)
+				if !alive {
+					return
+				}
+				probe = !woken
+				continue
+			}
+		}
 		cctx, cancel := detached(ctx)
 		runs, err := e.st.ClaimRuns(cctx, e.o.NodeID, now, free, e.o.Lease, e.out.finishingIDs(nil))
 		cancel()
@@ -540,10 +604,14 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		}
 		// Runs this instance queued are started by dispatchLoop; this loop
 		// finds the others (manual runs, retries after a restart, runs
-		// another instance queued but could not start) at least every 2 s.
-		if !sleep(ctx, min(e.o.PollInterval, 2*time.Second), e.wakeWork) {
+		// another instance queued but could not start) when woken (API,
+		// NOTIFY scheduler_manual_trigger, recovery) and at least every
+		// PollInterval.
+		alive, woken := sleepWoken(ctx, e.o.PollInterval, e.wakeWork)
+		if !alive {
 			return
 		}
+		probe = !woken
 	}
 }
 

@@ -73,7 +73,11 @@ type DispatcherConfig struct {
 
 	Owner         string        // claim owner, default "hostname:pid"
 	Concurrency   int           // sends in flight per channel, default 8
-	PollEvery     time.Duration // look for due rows at least this often, default 2s
+	// PollEvery: look for due rows at least this often, default 2s (the
+	// service uses SCHEDULER_POLL_INTERVAL). With a DueOutbox that is one
+	// query for every channel, and the earliest retry time of a row sets
+	// the next look; otherwise each channel's lane claims this often.
+	PollEvery     time.Duration
 	Backoff       Backoff       // default ExponentialBackoff(2s, 1h)
 	MaxRetryAfter time.Duration // cap on a receiver's retry_after, default 1h
 
@@ -120,6 +124,9 @@ type lane struct {
 	channel string
 	sink    Sink
 	wake    chan struct{}
+	// driven: the dispatcher's poll (DueOutbox) wakes the lane when rows
+	// are due; it does not poll on its own.
+	driven bool
 
 	mu        sync.Mutex
 	nextRetry time.Time // earliest retry this process scheduled
@@ -187,7 +194,8 @@ func NewDispatcher(cfg DispatcherConfig) (*Dispatcher, error) {
 		if cfg.Sinks[name] == nil {
 			return nil, fmt.Errorf("notify dispatcher: sink of channel %q is nil", name)
 		}
-		d.lanes = append(d.lanes, &lane{channel: name, sink: cfg.Sinks[name], wake: make(chan struct{}, 1)})
+		_, driven := cfg.Outbox.(DueOutbox)
+		d.lanes = append(d.lanes, &lane{channel: name, sink: cfg.Sinks[name], wake: make(chan struct{}, 1), driven: driven})
 	}
 	return d, nil
 }
@@ -232,6 +240,12 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	t := time.NewTicker(d.cfg.RequeueEvery)
 	defer t.Stop()
+	due, _ := d.cfg.Outbox.(DueOutbox)
+	poll := time.NewTimer(0)
+	defer poll.Stop()
+	if due == nil {
+		poll.Stop()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -240,8 +254,40 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		case <-t.C:
 			d.requeue(ctx)
 			d.purge(ctx)
+		case <-poll.C:
+			poll.Reset(d.pollDue(ctx, due))
 		}
 	}
+}
+
+// pollDue asks the outbox when its rows are due, wakes the lanes that have
+// due rows and returns when to ask again: PollEvery, or earlier when a
+// row's retry (next_attempt_at) or a stuck send's takeover comes first.
+func (d *Dispatcher) pollDue(ctx context.Context, due DueOutbox) time.Duration {
+	now := d.cfg.Now()
+	next, err := due.NextDue(ctx, d.cfg.StuckAfter)
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logger.Error("notify: look for due notifications", "err", err)
+		}
+		return d.cfg.PollEvery
+	}
+	wait := d.cfg.PollEvery
+	for _, l := range d.lanes {
+		at, ok := next[l.channel]
+		if !ok {
+			continue
+		}
+		if !at.After(now) {
+			select {
+			case l.wake <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		wait = min(wait, at.Sub(now)+time.Millisecond)
+	}
+	return wait
 }
 
 func (d *Dispatcher) requeue(ctx context.Context) {
@@ -300,6 +346,9 @@ func (d *Dispatcher) runLane(ctx context.Context, l *lane) {
 			}
 		}
 		wait := d.cfg.PollEvery
+		if l.driven && !claimFailed {
+			wait = time.Hour // woken by Notify, the dispatcher's poll or a finished send
+		}
 		if !claimFailed {
 			l.mu.Lock()
 			if !l.nextRetry.IsZero() {

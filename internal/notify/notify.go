@@ -229,6 +229,18 @@ type Outbox interface {
 	Purge(ctx context.Context, before time.Time) (int, error)
 }
 
+// DueOutbox is an optional interface of an [Outbox]: when its rows still
+// to deliver become claimable, by channel, in one query. A [Dispatcher]
+// over a DueOutbox asks it once per PollEvery (and at the earliest retry
+// time it reports) instead of claiming on every channel's lane, so an idle
+// dispatcher costs one query per poll.
+type DueOutbox interface {
+	// NextDue returns, for each channel with rows in pending, failed or
+	// sending, the earliest instant one of them may be claimed: its
+	// NextAttemptAt (pending, failed) or ClaimedAt + stuckAfter (sending).
+	NextDue(ctx context.Context, stuckAfter time.Duration) (map[string]time.Time, error)
+}
+
 // The Mark methods apply only to rows in status sending; otherwise they
 // return an error wrapping ErrNotClaimed. Each sets UpdatedAt = at and clears
 // ClaimedBy.
