@@ -24,8 +24,8 @@ type stmtCounter struct {
 }
 
 func (c *stmtCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (c *stmtCounter) WithAttrs([]slog.Attr) slog.Handler      { return c }
-func (c *stmtCounter) WithGroup(string) slog.Handler           { return c }
+func (c *stmtCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *stmtCounter) WithGroup(string) slog.Handler            { return c }
 func (c *stmtCounter) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "sql" {
 		return nil

@@ -71,8 +71,8 @@ type DispatcherConfig struct {
 	// hours. 0 gives up after 1 + Retries attempts, whatever the age.
 	RetryMaxAge time.Duration
 
-	Owner         string        // claim owner, default "hostname:pid"
-	Concurrency   int           // sends in flight per channel, default 8
+	Owner       string // claim owner, default "hostname:pid"
+	Concurrency int    // sends in flight per channel, default 8
 	// PollEvery: look for due rows at least this often, default 2s (the
 	// service uses SCHEDULER_POLL_INTERVAL). With a DueOutbox that is one
 	// query for every channel, and the earliest retry time of a row sets
