@@ -210,7 +210,11 @@ func TestOutboxSlowRecipientBesideFastOne(t *testing.T) {
 					return ctx.Err()
 				}
 			})}})
-		waitUntil(t, "the fast recipient's 20 rows while the slow one hangs", func() bool { return fast.Load() == 20 })
+		// Sent and recorded: the sink counts a send before its outcome is marked.
+		waitUntil(t, "the fast recipient's 20 rows while the slow one hangs", func() bool {
+			st, err := ob.Stats(ctx, time.Now())
+			return fast.Load() == 20 && err == nil && st.Sent == 20
+		})
 		st, err := ob.Stats(ctx, time.Now())
 		if err != nil {
 			t.Fatal(err)
