@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/atf/scheduler/internal/store"
 )
 
 // DeadRetrier requeues dead notifications of the outbox (the value of
@@ -57,5 +59,8 @@ func (a *Actions) RetryNotifications(ctx context.Context, req RetryRequest) (Ret
 		return RetryResult{}, err
 	}
 	a.log.Info("requeued dead notifications", "id", req.ID, "all_dead", req.AllDead, "count", n)
+	if n > 0 {
+		a.changed(ctx, store.ChannelOutbox, "") // the dispatchers look now, not at their next poll
+	}
 	return RetryResult{ID: req.ID, Requeued: n}, nil
 }

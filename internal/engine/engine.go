@@ -257,11 +257,15 @@ const completionBuffer = 10_000
 // NodeID returns the lease owner name of this instance.
 func (e *Engine) NodeID() string { return e.o.NodeID }
 
-// Wake makes the claim loop look at the schedules now (after a change).
+// Wake makes the claim loop look at the schedules now (after a change),
+// and the outbox dispatcher at the notifications (a requeued one).
 func (e *Engine) Wake() {
 	e.noteManual()
 	signal(e.wakeClaim)
 	signal(e.wakeWork)
+	if e.o.Outbox != nil {
+		e.o.Outbox.Notify()
+	}
 }
 
 // manualWatch is how long after a manual run was announced every written
@@ -373,8 +377,12 @@ type listener interface {
 
 func (e *Engine) listen(ctx context.Context) {
 	l := e.st.(listener)
-	_ = l.Listen(ctx, []string{store.ChannelUpdates, store.ChannelManualTrigger}, func(ch, payload string) {
+	_ = l.Listen(ctx, []string{store.ChannelUpdates, store.ChannelManualTrigger, store.ChannelOutbox}, func(ch, payload string) {
 		switch ch {
+		case store.ChannelOutbox:
+			if e.o.Outbox != nil {
+				e.o.Outbox.Notify()
+			}
 		case store.ChannelManualTrigger:
 			e.log.Info("manual trigger received", "payload", payload)
 			e.noteManual()
@@ -385,6 +393,9 @@ func (e *Engine) listen(ctx context.Context) {
 		default: // (re)connected: catch up
 			signal(e.wakeClaim)
 			signal(e.wakeWork)
+			if e.o.Outbox != nil {
+				e.o.Outbox.Notify()
+			}
 		}
 	})
 }

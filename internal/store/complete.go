@@ -226,6 +226,13 @@ func (s *DB) insertOutbox(ctx context.Context, tx querier, ns []notify.Notificat
 			return fmt.Errorf("insert notification %s: %w", n.IdempotencyKey, err)
 		}
 	}
+	if len(ns) > 0 && s.pool != nil {
+		// Delivered at commit (once per transaction): other instances'
+		// dispatchers look at once instead of at their next poll.
+		if _, err := s.exec(ctx, tx, `SELECT pg_notify($1, '')`, ChannelOutbox); err != nil {
+			return fmt.Errorf("notify %s: %w", ChannelOutbox, err)
+		}
+	}
 	return nil
 }
 

@@ -15,6 +15,10 @@ const (
 	// ChannelManualTrigger: payload {"run_id": N, "schedule_id": M} names a
 	// pending run inserted by another process.
 	ChannelManualTrigger = "scheduler_manual_trigger"
+	// ChannelOutbox: notifications were queued in the outbox (sent by the
+	// transaction that inserts them, at its commit); dispatchers of every
+	// instance look for due rows.
+	ChannelOutbox = "scheduler_outbox"
 )
 
 // CanListen reports whether the database delivers notifications
