@@ -660,13 +660,38 @@ func (e *Engine) leaseLoop(ctx context.Context) {
 		e.mu.Lock()
 		since := e.connectedSince
 		e.mu.Unlock()
-		if e.o.Now().Sub(since) >= e.o.Lease {
+		if e.o.Now().Sub(since) >= e.o.Lease && e.leasesExpired(ctx) {
 			if err := e.RecoverExpired(ctx); err != nil && ctx.Err() == nil {
 				e.log.Warn("recovering expired runs failed", "err", err)
 			}
 		}
-		e.pruneCache(ctx)
+		if e.ticks++; e.ticks%pruneEvery == 0 {
+			e.pruneCache(ctx)
+		}
 	}
+}
+
+// pruneEvery is how many lease ticks (Lease/3) pass between two looks at
+// the number of schedules (pruneCache): deleted schedules' compiled
+// entries are not worth a query every tick.
+const pruneEvery = 30
+
+// leaseChecker is implemented by stores that tell cheaply whether any
+// lease expired (*store.DB).
+type leaseChecker interface {
+	HasExpiredLeases(ctx context.Context, now time.Time) (bool, error)
+}
+
+// leasesExpired reports whether the recovery sweep may find something:
+// without an expired lease nobody died (one lookup instead of the sweep's
+// statements every tick). A failed lookup answers yes.
+func (e *Engine) leasesExpired(ctx context.Context) bool {
+	lc, ok := e.st.(leaseChecker)
+	if !ok {
+		return true
+	}
+	any, err := lc.HasExpiredLeases(ctx, e.o.Now())
+	return err != nil || any
 }
 
 // heartbeat renews this instance's liveness and its running runs' leases;
