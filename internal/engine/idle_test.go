@@ -52,7 +52,8 @@ func loopOf(stmt string) string {
 	switch {
 	case strings.Contains(stmt, "notifications"):
 		return "outbox"
-	case strings.Contains(stmt, "scheduler_nodes") || strings.Contains(stmt, "lease_expires_at = $1") || strings.Contains(stmt, "COUNT(*) FROM job_schedules"):
+	case strings.Contains(stmt, "scheduler_nodes") || strings.Contains(stmt, "lease_expires_at = $1") ||
+		strings.Contains(stmt, "lease_expires_at < $1") || strings.Contains(stmt, "COUNT(*) FROM job_schedules"):
 		return "lease"
 	case strings.Contains(stmt, "FROM job_schedules"):
 		return "claim"
@@ -77,7 +78,8 @@ func (c *stmtCounter) stop() (map[string]int, []string) {
 
 // An idle service (engine and notification dispatcher) on SQLite with 50
 // hourly schedules and no fire due issues at most one statement per poll
-// interval per loop.
+// interval per loop (claim, general claim, outbox), and three per lease
+// tick.
 func TestIdleServiceStatements(t *testing.T) {
 	ctx := context.Background()
 	counter := &stmtCounter{}
@@ -98,7 +100,8 @@ func TestIdleServiceStatements(t *testing.T) {
 	const poll = 100 * time.Millisecond
 	o := testOptions()
 	o.Now = func() time.Time { return now }
-	o.PollInterval, o.Lease = poll, 30*time.Second
+	// The lease loop ticks every Lease/3: here once per poll interval.
+	o.PollInterval, o.Lease = poll, 3*poll
 	disp, err := notify.NewDispatcher(notify.DispatcherConfig{Outbox: db.Outbox(),
 		Sinks:     notify.NewSinks(notify.DefaultOptions(), nil, slog.New(slog.DiscardHandler)),
 		PollEvery: poll, Now: func() time.Time { return now }, Logger: slog.New(slog.DiscardHandler)})
@@ -130,6 +133,11 @@ func TestIdleServiceStatements(t *testing.T) {
 		if by[loop] > intervals {
 			t.Errorf("%s loop: %d statements in %d poll intervals: %q", loop, by[loop], intervals, stmts)
 		}
+	}
+	// A lease tick renews this instance (its node row and its running
+	// runs' leases) and looks for an expired lease: three statements.
+	if by["lease"] > 3*intervals {
+		t.Errorf("lease loop: %d statements in %d ticks: %q", by["lease"], intervals, stmts)
 	}
 	if by["other"] > 0 {
 		t.Errorf("unexpected statements: %q", stmts)
