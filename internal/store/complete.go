@@ -31,22 +31,27 @@ func (s *DB) CompleteRuns(ctx context.Context, cs []Completion) error {
 // writeCompletions writes outcomes in tx: those with state,
 // notifications or a retry one by one, the others in one batch.
 func (s *DB) writeCompletions(ctx context.Context, tx *sql.Tx, cs []Completion) error {
-	var simple []*Completion
+	var simple, done []*Completion
 	for i := range cs {
 		c := &cs[i]
 		if c.Status != StatusPending && c.State == nil && len(c.Notifications) == 0 && (c.Streak == nil || !c.Streak.Failed) {
 			simple = append(simple, c)
 			continue
 		}
-		if err := s.complete(ctx, tx, c); err != nil {
+		applied, err := s.complete(ctx, tx, c)
+		if err != nil {
 			return err
 		}
+		if applied {
+			done = append(done, c)
+		}
 	}
-	done, err := s.completeSimple(ctx, tx, simple)
+	more, err := s.completeSimple(ctx, tx, simple)
 	if err != nil {
 		return err
 	}
-	return s.recoverStreaks(ctx, tx, done)
+	// Successes end their schedules' failure streaks, in one batch.
+	return s.recoverStreaks(ctx, tx, append(done, more...))
 }
 
 // completeSimple finishes runs that carry no state or notifications: one
@@ -126,7 +131,10 @@ func (s *DB) completeSimple(ctx context.Context, tx *sql.Tx, cs []*Completion) (
 	return done, nil
 }
 
-func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
+// complete writes one outcome with its state and notifications (and, for
+// a failure, its schedule's failure streak); it reports whether the run
+// row was updated (false: the lease was lost).
+func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) (bool, error) {
 	var res sql.Result
 	var err error
 	switch {
@@ -136,10 +144,10 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 		err = s.queryRow(ctx, tx, `SELECT started_at, attempt FROM job_schedule_runs
 			WHERE id = $1 AND status = 'running' AND lease_owner = $2`, c.RunID, c.Owner).Scan(&started, &attempt)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil // lease lost: another instance owns the outcome
+			return false, nil // lease lost: another instance owns the outcome
 		}
 		if err != nil {
-			return fmt.Errorf("run %d: %w", c.RunID, err)
+			return false, fmt.Errorf("run %d: %w", c.RunID, err)
 		}
 		if st := c.startedAt(); st != nil {
 			started = NullTime{T: *st, Valid: true}
@@ -147,7 +155,7 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 		if _, err = s.exec(ctx, tx, `INSERT INTO job_run_attempts (run_id, attempt, owner, started_at, finished_at, error)
 			VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (run_id, attempt) DO NOTHING`,
 			c.RunID, attempt, c.Owner, s.tsp(started.ptr()), s.ts(c.At), c.Error); err != nil {
-			return fmt.Errorf("record attempt %d of run %d: %w", attempt, c.RunID, err)
+			return false, fmt.Errorf("record attempt %d of run %d: %w", attempt, c.RunID, err)
 		}
 		res, err = s.exec(ctx, tx, `UPDATE job_schedule_runs SET status = 'pending', attempt = attempt + 1,
 			run_after = $1, started_at = NULL, lease_owner = NULL, lease_expires_at = NULL, error = $2, result = $3
@@ -164,26 +172,26 @@ func (s *DB) complete(ctx context.Context, tx *sql.Tx, c *Completion) error {
 			c.Status, s.ts(c.At), jsonArg(c.Result), nullStr(c.Error), c.RunID, c.Owner, s.tsp(c.startedAt()))
 	}
 	if err != nil {
-		return fmt.Errorf("update run %d: %w", c.RunID, err)
+		return false, fmt.Errorf("update run %d: %w", c.RunID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil // lease lost: do not write state or notifications twice
+		return false, nil // lease lost: do not write state or notifications twice
 	}
 	if c.State != nil && c.ScheduleID != 0 {
 		if _, err := s.exec(ctx, tx, `UPDATE job_schedules SET state_json = $1 WHERE id = $2`, string(c.State), c.ScheduleID); err != nil {
-			return fmt.Errorf("save state of schedule %d: %w", c.ScheduleID, err)
+			return false, fmt.Errorf("save state of schedule %d: %w", c.ScheduleID, err)
 		}
 	}
 	ns := c.Notifications
-	if c.Streak != nil && c.ScheduleID != 0 && c.Status != StatusPending {
-		more, err := s.updateStreak(ctx, tx, c)
+	if c.Streak != nil && c.Streak.Failed && c.ScheduleID != 0 && c.Status == StatusFailed {
+		more, err := s.failStreak(ctx, tx, c)
 		if err != nil {
-			return err
+			return false, err
 		}
 		ns = append(ns[:len(ns):len(ns)], more...)
 	}
 	// The framework's queue (when in use) or the outbox, in this transaction.
-	return s.insertNotifications(ctx, tx, ns)
+	return true, s.insertNotifications(ctx, tx, ns)
 }
 
 // insertOutbox inserts notifications; a repeated idempotency key is ignored.

@@ -46,13 +46,11 @@ type streakRow struct {
 	recipients                  sql.NullString
 }
 
-// updateStreak applies c.Streak in tx (c's run row was just finished) and
-// returns the notice rows to insert with the completion.
-func (s *DB) updateStreak(ctx context.Context, tx querier, c *Completion) ([]notify.Notification, error) {
+// failStreak counts c's failure (its run row was just finished as failed)
+// in its schedule's streak, in tx, and returns the notice rows to insert
+// with the completion: the streak's first failure, or a reminder.
+func (s *DB) failStreak(ctx context.Context, tx querier, c *Completion) ([]notify.Notification, error) {
 	u := c.Streak
-	if !u.Failed {
-		return s.recoverStreak(ctx, tx, c)
-	}
 	var planned any
 	if u.Notify && len(u.Planned) > 0 {
 		b, err := json.Marshal(u.Planned)
