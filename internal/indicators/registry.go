@@ -310,14 +310,14 @@ func init() {
 		compute:  computeADX,
 	})
 	register(&definition{
-		name: "PLUS_DI", outputs: value, params: []paramDef{period("period", 14, 2)},
+		name: "PLUS_DI", outputs: value, params: []paramDef{period("period", 14, 1)},
 		lookback: periodLookback, unstable: wilderUnstable("period", 1),
 		compute: func(in *input, p paramSet, out map[string][]float64) error {
 			return hlc(in, p.int("period"), p.int("period"), taPlusDI, out["value"])
 		},
 	})
 	register(&definition{
-		name: "MINUS_DI", outputs: value, params: []paramDef{period("period", 14, 2)},
+		name: "MINUS_DI", outputs: value, params: []paramDef{period("period", 14, 1)},
 		lookback: periodLookback, unstable: wilderUnstable("period", 1),
 		compute: func(in *input, p paramSet, out map[string][]float64) error {
 			return hlc(in, p.int("period"), p.int("period"), taMinusDI, out["value"])
@@ -402,7 +402,7 @@ func init() {
 	register(&definition{
 		name: "SUPERTREND", outputs: []string{"supertrend", "direction"},
 		params:   []paramDef{period("period", 10, 1), positive("multiplier", 3)},
-		lookback: periodLookback, unstable: wilderUnstable("period", 1),
+		lookback: periodMinus1Times(1), unstable: wilderUnstable("period", 1),
 		compute: computeSUPERTREND,
 	})
 }

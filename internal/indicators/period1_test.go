@@ -1,0 +1,124 @@
+package indicators
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atf/scheduler/internal/marketdata"
+)
+
+// talibOutput is one TA-Lib output series: values[j] belongs to bar begin+j.
+type talibOutput struct {
+	Begin  int       `json:"begin"`
+	Values []float64 `json:"values"`
+}
+
+type talibSeries struct {
+	Inputs  map[string][]float64   `json:"inputs"`
+	Outputs map[string]talibOutput `json:"outputs"`
+}
+
+// loadTALibPeriod1 reads testdata/talib_period1.json: outputs of the real
+// TA-Lib C library (see the note in the file for how they were produced).
+func loadTALibPeriod1(t *testing.T) map[string]talibSeries {
+	t.Helper()
+	raw, err := os.ReadFile("testdata/talib_period1.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]talibSeries{}
+	for name, msg := range doc {
+		if name == "note" {
+			continue
+		}
+		var s talibSeries
+		if err := json.Unmarshal(msg, &s); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out[name] = s
+	}
+	return out
+}
+
+// parseOutputKey turns "STOCH(fastk_period=1,slowk_period=1).k" into a spec
+// and the output name ("value" when none is given).
+func parseOutputKey(t *testing.T, key string) (Spec, string) {
+	t.Helper()
+	open, close := strings.IndexByte(key, '('), strings.IndexByte(key, ')')
+	s := Spec{Type: key[:open], Params: map[string]float64{}}
+	for _, kv := range strings.Split(key[open+1:close], ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		s.Params[k] = f
+	}
+	line := "value"
+	if rest := key[close+1:]; rest != "" {
+		line = strings.TrimPrefix(rest, ".")
+	}
+	return s, line
+}
+
+func barsFromColumns(cols map[string][]float64) []marketdata.Bar {
+	bars := make([]marketdata.Bar, len(cols["close"]))
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range bars {
+		bars[i] = marketdata.Bar{Time: t0.Add(time.Duration(i) * time.Hour), Open: cols["open"][i], High: cols["high"][i],
+			Low: cols["low"][i], Close: cols["close"][i], Volume: cols["volume"][i]}
+	}
+	return bars
+}
+
+// TestTALibPeriodOne compares every period-1 case that TA-Lib accepts for
+// our indicators (ATR, NATR, PLUS_DI, MINUS_DI, ROC, MOM, STOCH with periods
+// of 1, STOCHRSI with fast periods of 1), and ATR/NATR(14)
+// beside them, with the real TA-Lib's output on two series: the same first
+// valid bar, NaN before it, and values equal within 1e-12 (relative).
+// NATR(1) is TA-Lib's raw true range, not divided by the close (ta_NATR.c
+// returns TA_TRANGE for a period of 1).
+func TestTALibPeriodOne(t *testing.T) {
+	for name, s := range loadTALibPeriod1(t) {
+		bars := talibRefBars()
+		if s.Inputs != nil {
+			bars = barsFromColumns(s.Inputs)
+		}
+		if len(s.Outputs) < 18 {
+			t.Fatalf("%s: only %d outputs in the reference file", name, len(s.Outputs))
+		}
+		for key, want := range s.Outputs {
+			spec, line := parseOutputKey(t, key)
+			got, err := Compute(spec, bars)
+			if err != nil {
+				t.Fatalf("%s %s: %v", name, key, err)
+			}
+			g := got[line]
+			if len(want.Values)+want.Begin != len(bars) {
+				t.Fatalf("%s %s: reference has %d values from %d for %d bars", name, key, len(want.Values), want.Begin, len(bars))
+			}
+			for i := 0; i < want.Begin; i++ {
+				if !math.IsNaN(g[i]) {
+					t.Errorf("%s %s: bar %d = %v, want NaN (TA-Lib's first value is bar %d)", name, key, i, g[i], want.Begin)
+					break
+				}
+			}
+			for j, w := range want.Values {
+				i := want.Begin + j
+				if d := math.Abs(g[i] - w); d > 1e-12*math.Max(1, math.Abs(w)) || math.IsNaN(g[i]) {
+					t.Errorf("%s %s: bar %d = %.17g, TA-Lib %.17g", name, key, i, g[i], w)
+					break
+				}
+			}
+		}
+	}
+}
