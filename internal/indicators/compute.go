@@ -188,7 +188,8 @@ func computeSTOCHRSI(in *input, p paramSet, out map[string][]float64) error {
 }
 
 // computeVWAP implements the UTC-day anchored VWAP of the package
-// documentation.
+// documentation: each day is anchored at its first bar in the series; the
+// series' first day only when that bar opens at 00:00 UTC.
 func computeVWAP(in *input, _ paramSet, out map[string][]float64) error {
 	v := out["value"]
 	bars := in.bars
@@ -203,7 +204,10 @@ func computeVWAP(in *input, _ paramSet, out map[string][]float64) error {
 		}
 		if d := t.Truncate(dayDuration); i == 0 || !d.Equal(day) {
 			day = d
-			complete = t.Equal(d)
+			// A later day's first bar is its first bar (a gap over
+			// midnight is an outage, not missing data); the series' first
+			// day may have begun before the series.
+			complete = i > 0 || t.Equal(d)
 			pv, vol = 0, 0
 		}
 		tp := (in.high[i] + in.low[i] + in.close[i]) / 3

@@ -62,6 +62,41 @@ func TestVWAPHandComputed(t *testing.T) {
 	assertSeries(t, "VWAP with zoned times", out["value"], want, 1e-12)
 }
 
+// TestVWAPMissingMidnightBar: a day whose 00:00 bar is missing (a gap over
+// midnight, an exchange outage) is anchored at its first bar, as
+// TradingView's session VWAP is; only the series' first day, which may have
+// begun before the series, waits for a midnight.
+//
+//	bar  time (UTC)        high  low  close  vol   tp    cum tp*v  cum v  VWAP
+//	0    03-01 21:00       4     2    3      10    3     -         -      NaN (series starts mid-day)
+//	1    03-01 22:00       5     3    4      10    4     -         -      NaN
+//	     (no bars 23:00 .. 02:00: outage over midnight)
+//	2    03-02 03:00       11    9    10     100   10    1000      100    10
+//	3    03-02 04:00       14    11   14     300   13    4900      400    12.25
+//	     (no bars 03-02 05:00 .. 03-03 05:00)
+//	4    03-03 06:00       20    18   19     40    19    760       40     19
+//	5    03-03 07:00       23    20   20     60    21    2020      100    20.2
+//	6    03-04 00:00       30    30   30     10    30    300       10     30
+func TestVWAPMissingMidnightBar(t *testing.T) {
+	d := func(day, hour int) time.Time { return time.Date(2024, 3, day, hour, 0, 0, 0, time.UTC) }
+	bars := []marketdata.Bar{
+		bar(d(1, 21), 4, 2, 3, 10),
+		bar(d(1, 22), 5, 3, 4, 10),
+		bar(d(2, 3), 11, 9, 10, 100),
+		bar(d(2, 4), 14, 11, 14, 300),
+		bar(d(3, 6), 20, 18, 19, 40),
+		bar(d(3, 7), 23, 20, 20, 60),
+		bar(d(4, 0), 30, 30, 30, 10),
+	}
+	nan := math.NaN()
+	want := []float64{nan, nan, 10, 12.25, 19, 20.2, 30}
+	out, err := Compute(Spec{Type: "VWAP"}, bars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSeries(t, "VWAP over gaps", out["value"], want, 1e-12)
+}
+
 func TestVWAPRejectsUnorderedBars(t *testing.T) {
 	t0 := time.Date(2024, 3, 2, 0, 0, 0, 0, time.UTC)
 	bars := []marketdata.Bar{bar(t0, 2, 1, 1, 1), bar(t0.Add(time.Hour), 2, 1, 1, 1), bar(t0.Add(time.Hour), 2, 1, 1, 1)}

@@ -122,3 +122,33 @@ func TestTALibPeriodOne(t *testing.T) {
 		}
 	}
 }
+
+// TestPeriodOneWhereTALibRefuses: SMA, EMA, WMA, DEMA, TEMA of period 1 are
+// the source itself, and MACD with signal 1 has its signal on the MACD line
+// (TA-Lib refuses the first and returns unusable values for the second).
+func TestPeriodOneWhereTALibRefuses(t *testing.T) {
+	bars := talibRefBars()
+	for _, typ := range []string{"SMA", "EMA", "WMA", "DEMA", "TEMA"} {
+		out, err := Compute(Spec{Type: typ, Params: map[string]float64{"period": 1}}, bars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range out["value"] {
+			if math.Abs(v-bars[i].Close) > 1e-9 {
+				t.Fatalf("%s(1)[%d] = %v, want the close %v", typ, i, v, bars[i].Close)
+			}
+		}
+	}
+	out, err := Compute(Spec{Type: "MACD", Params: map[string]float64{"signal": 1}}, bars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsNaN(out["macd"][24]) || math.IsNaN(out["macd"][25]) {
+		t.Fatalf("MACD(12,26,1): first value at bar %v, want 25", out["macd"][24:26])
+	}
+	for i := 25; i < len(bars); i++ {
+		if math.Abs(out["signal"][i]-out["macd"][i]) > 1e-12 || math.Abs(out["hist"][i]) > 1e-12 {
+			t.Fatalf("MACD(12,26,1)[%d]: macd %v signal %v hist %v", i, out["macd"][i], out["signal"][i], out["hist"][i])
+		}
+	}
+}
