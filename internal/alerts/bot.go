@@ -627,7 +627,11 @@ func botLeaf(path string, m map[string]any) (map[string]any, error) {
 		ours := map[string]string{"<": "lt", "lt": "lt", "below": "lt", "less_than": "lt", "<=": "lte", "lte": "lte",
 			">": "gt", "gt": "gt", "above": "gt", "greater_than": "gt", ">=": "gte", "gte": "gte",
 			"==": "eq", "=": "eq", "eq": "eq", "equals": "eq", "!=": "ne", "<>": "ne", "ne": "ne", "not_equal": "ne"}[o]
-		return cmp(ours, ind(""), v), nil
+		main := "" // the indicator's main line: its first output
+		if d.kind == "bb" {
+			main = "upper" // not the middle band that a rule config defaults to
+		}
+		return cmp(ours, ind(main), v), nil
 	case "crossover", "crosses_above", "cross_above", "crossunder", "crosses_below", "cross_below":
 		dir := "crosses_above"
 		if strings.Contains(o, "under") || strings.Contains(o, "below") {
