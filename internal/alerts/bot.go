@@ -224,6 +224,9 @@ func TranslateBot(taskParams []byte) (*BotOrigin, error) {
 		}
 		if rm != nil {
 			out["rearm"] = rm
+			if b.Shape == BotShapePrice {
+				out["rule"] = priceHeld(out["rule"], rm["persistence_bars"])
+			}
 		}
 	}
 	if _, ok := out["rearm"]; !ok && b.Shape != BotShapeRule {
@@ -439,6 +442,24 @@ func botPrice(path string, m map[string]any, meta *botMeta) (map[string]any, err
 	}
 	meta.vars = map[string]string{"threshold": fmtConst(level), "direction": strings.TrimPrefix(op, "crosses_")}
 	return map[string]any{op: map[string]any{"lhs": map[string]any{"field": "close"}, "rhs": map[string]any{"value": level}}}, nil
+}
+
+// priceHeld turns a price alert's crossing into a comparison when the bot's
+// persistence_bars asks for 2 or more bars: "close above the price on N
+// closed bars in a row" (a crossing holds on one bar only and could never
+// persist).
+func priceHeld(rule, persistence any) any {
+	n, ok := persistence.(float64)
+	m, isMap := rule.(map[string]any)
+	if !ok || n < 2 || !isMap {
+		return rule
+	}
+	for cross, cmp := range map[string]string{"crosses_above": "gt", "crosses_below": "lt"} {
+		if arg, has := m[cross]; has {
+			return map[string]any{cmp: arg}
+		}
+	}
+	return rule
 }
 
 // botIndicator describes one indicator the bot offers.

@@ -248,6 +248,7 @@ func parse(taskParams []byte, dir string) (*Alert, error) {
 		a.Rearm = p.rearmConfig(rm)
 		if a.Rearm != nil {
 			a.rearm = p.rearmNode(a.Rearm, rm, a.rule)
+			p.checkPersistence(a.Rearm, a.rule, a.rearm)
 		}
 	}
 	if len(p.problems) > 0 {
