@@ -32,7 +32,7 @@ func TestNeverTrueRejected(t *testing.T) {
 
 		{"between lower above upper", alertJSON(`{"between":{"value":{"field":"close"},"lower":{"value":70},"upper":{"value":30}}}`),
 			[]string{"rule.between: lower 70 is above upper 30, so no value is between them and the rule can never be true; swap them"}},
-		{"inside_band lower above upper", alertJSON(`{"inside_band":{"value":`+rsi+`,"lower":{"value":70},"upper":{"value":30}}}`),
+		{"inside_band lower above upper", alertJSON(`{"inside_band":{"value":` + rsi + `,"lower":{"value":70},"upper":{"value":30}}}`),
 			[]string{"rule.inside_band: lower 70 is above upper 30", "never be true"}},
 		{"outside lower above upper", alertJSON(`{"outside":{"value":{"field":"close"},"lower":{"value":70},"upper":{"value":30}}}`),
 			[]string{"rule.outside: lower 70 is above upper 30, so every value is outside and the rule is always true; swap them"}},
@@ -49,9 +49,9 @@ func TestNeverTrueRejected(t *testing.T) {
 		{"ATR below 0", alertJSON(cmp("lt", `{"indicator":{"type":"ATR"}}`, v("0"))), []string{"rule.lt: ATR() is never below 0"}},
 		{"volume at most -1", alertJSON(cmp("lte", `{"field":"volume"}`, v("-1"))), []string{"rule.lte: volume is never below 0"}},
 		{"SUPERTREND direction equals 2", alertJSON(cmp("eq", `{"indicator":{"type":"SUPERTREND","line":"direction"}}`, v("2"))), []string{"rule.eq: SUPERTREND().direction is between -1 and 1"}},
-		{"RSI between 120 and 150", alertJSON(`{"between":{"value":`+rsi+`,"lower":{"value":120},"upper":{"value":150}}}`),
+		{"RSI between 120 and 150", alertJSON(`{"between":{"value":` + rsi + `,"lower":{"value":120},"upper":{"value":150}}}`),
 			[]string{"rule.between: RSI(14) is between 0 and 100, so it can never be between 120 and 150"}},
-		{"RSI outside -10 and 110", alertJSON(`{"outside":{"value":`+rsi+`,"lower":{"value":-10},"upper":{"value":110}}}`),
+		{"RSI outside -10 and 110", alertJSON(`{"outside":{"value":` + rsi + `,"lower":{"value":-10},"upper":{"value":110}}}`),
 			[]string{"rule.outside: RSI(14) is between 0 and 100, so it can never be outside -10 and 110"}},
 		{"change of RSI above 100 is possible", alertJSON(cmp("gt", `{"change":{"of":`+rsi+`,"bars":1}}`, v("100"))), nil},
 
@@ -59,14 +59,14 @@ func TestNeverTrueRejected(t *testing.T) {
 		{"SMA greater than itself", alertJSON(cmp("gt", `{"indicator":{"type":"SMA","params":{"period":20}}}`, `{"indicator":{"type":"SMA","params":{"period":20}}}`)), []string{"rule.gt: compares SMA(20) with itself"}},
 		{"close above its previous value is fine", alertJSON(cmp("gt", `{"field":"close"}`, `{"field":"close","offset":1}`)), nil},
 
-		{"close above 100 and below 50", alertJSON(`{"and":[`+cmp("gt", `{"field":"close"}`, v("100"))+`,`+cmp("lt", `{"field":"close"}`, v("50"))+`]}`),
+		{"close above 100 and below 50", alertJSON(`{"and":[` + cmp("gt", `{"field":"close"}`, v("100")) + `,` + cmp("lt", `{"field":"close"}`, v("50")) + `]}`),
 			[]string{"rule.and: close > 100 (and[0]) and close < 50 (and[1]) cannot both hold, so the rule can never be true"}},
-		{"close above 100 and at most 100", alertJSON(`{"and":[`+cmp("gt", `{"field":"close"}`, v("100"))+`,`+cmp("lte", `{"field":"close"}`, v("100"))+`]}`),
+		{"close above 100 and at most 100", alertJSON(`{"and":[` + cmp("gt", `{"field":"close"}`, v("100")) + `,` + cmp("lte", `{"field":"close"}`, v("100")) + `]}`),
 			[]string{"rule.and: close > 100 (and[0]) and close <= 100 (and[1]) cannot both hold"}},
-		{"and with between beyond a bound", alertJSON(`{"and":[`+cmp("lt", v("70"), rsi)+`,{"between":{"value":`+rsi+`,"lower":{"value":20},"upper":{"value":40}}}]}`),
+		{"and with between beyond a bound", alertJSON(`{"and":[` + cmp("lt", v("70"), rsi) + `,{"between":{"value":` + rsi + `,"lower":{"value":20},"upper":{"value":40}}}]}`),
 			[]string{"rule.and: RSI(14) > 70 (and[0]) and RSI(14) <= 40 (and[1]) cannot both hold"}},
-		{"close at least 100 and at most 100 is fine", alertJSON(`{"and":[`+cmp("gte", `{"field":"close"}`, v("100"))+`,`+cmp("lte", `{"field":"close"}`, v("100"))+`]}`), nil},
-		{"different operands are fine", alertJSON(`{"and":[`+cmp("gt", `{"field":"close"}`, v("100"))+`,`+cmp("lt", `{"field":"open"}`, v("50"))+`]}`), nil},
+		{"close at least 100 and at most 100 is fine", alertJSON(`{"and":[` + cmp("gte", `{"field":"close"}`, v("100")) + `,` + cmp("lte", `{"field":"close"}`, v("100")) + `]}`), nil},
+		{"different operands are fine", alertJSON(`{"and":[` + cmp("gt", `{"field":"close"}`, v("100")) + `,` + cmp("lt", `{"field":"open"}`, v("50")) + `]}`), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
