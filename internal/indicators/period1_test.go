@@ -84,7 +84,7 @@ func barsFromColumns(cols map[string][]float64) []marketdata.Bar {
 // our indicators (ATR, NATR, PLUS_DI, MINUS_DI, ROC, MOM, STOCH with periods
 // of 1, STOCHRSI with fast periods of 1), and ATR/NATR(14)
 // beside them, with the real TA-Lib's output on two series: the same first
-// valid bar, NaN before it, and values equal within 1e-12 (relative).
+// valid bar, NaN before it, and bit-identical values.
 // NATR(1) is TA-Lib's raw true range, not divided by the close (ta_NATR.c
 // returns TA_TRANGE for a period of 1).
 func TestTALibPeriodOne(t *testing.T) {
@@ -114,7 +114,7 @@ func TestTALibPeriodOne(t *testing.T) {
 			}
 			for j, w := range want.Values {
 				i := want.Begin + j
-				if d := math.Abs(g[i] - w); d > 1e-12*math.Max(1, math.Abs(w)) || math.IsNaN(g[i]) {
+				if g[i] != w {
 					t.Errorf("%s %s: bar %d = %.17g, TA-Lib %.17g", name, key, i, g[i], w)
 					break
 				}
