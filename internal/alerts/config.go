@@ -458,7 +458,8 @@ var hysteresisKeys = []string{"threshold", "hysteresis", "hysteresis_type", "dir
 // schema allowed but its evaluator never read: a rearm object holding only
 // them never re-armed there, and the alert notified on every evaluation on
 // which the rule held (for a crossing: once per crossing). They are accepted
-// and, as there, have no effect.
+// and, as there, have no effect: alone (or with "enabled": true) they mean
+// no re-arming, beside other keys they are ignored.
 var originalSchemaRearmKeys = []string{"bars", "side", "type", "value"}
 
 // rearmConfig parses the non-rule keys of the rearm object. It returns nil
@@ -477,10 +478,11 @@ func (p *parser) rearmConfig(m map[string]any) *Rearm {
 			r.Ignored = append(r.Ignored, k)
 		}
 	}
-	if len(r.Ignored) > 0 && len(r.Ignored) == len(m) {
-		// Only keys the original evaluator never read: it kept such an
-		// alert TRIGGERED and notified whenever the rule held, which is
-		// what no re-arming does here.
+	_, hasEnabled := m["enabled"]
+	if len(r.Ignored) > 0 && len(r.Ignored) == len(m)-btoi(hasEnabled) {
+		// Only keys the original evaluator never read (and "enabled"): it
+		// kept such an alert TRIGGERED and notified whenever the rule
+		// held, which is what no re-arming does here.
 		r.Enabled = false
 		return r
 	}
@@ -498,6 +500,13 @@ func (p *parser) rearmConfig(m map[string]any) *Rearm {
 		return nil
 	}
 	return r
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // rearmNode builds the rearm condition: a rule tree in the rearm object

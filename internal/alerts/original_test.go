@@ -128,6 +128,12 @@ func TestOriginalRearmKeys(t *testing.T) {
 		t.Errorf("gt with {type, value}: %d triggers, want one per bar above 105 (%d)", sum.Triggers, above)
 	}
 
+	// With "enabled": true beside them, the same.
+	a = mustParse(t, alertJSON(`{"gt":{"lhs":{"field":"close"},"rhs":{"value":105}}}`, `"rearm":{"enabled":true,"bars":2,"side":"above"}`))
+	if _, sum = replayEvents(t, a, bars); sum.Triggers != above {
+		t.Errorf("gt with {enabled, bars, side}: %d triggers, want %d", sum.Triggers, above)
+	}
+
 	// Beside keys this service implements they change nothing: bars is no
 	// persistence (the first bar above fires), side no direction.
 	withKeys := mustParse(t, alertJSON(`{"gt":{"lhs":{"field":"close"},"rhs":{"value":105}}}`, `"rearm":{"hysteresis":1,"bars":3,"side":"below"}`))
