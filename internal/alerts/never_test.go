@@ -91,3 +91,32 @@ func TestNeverTrueRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestOriginalConfigsStillValid: the rules and rearm objects of the
+// framework's own tests (tests/test_alert_evaluator.py,
+// src/common/tests/test_alert_evaluator.py) pass the never-true checks —
+// e.g. close > 100 and close < 200 is no contradiction.
+func TestOriginalConfigsStillValid(t *testing.T) {
+	gt := func(x string) string { return `{"gt":{"lhs":{"field":"close"},"rhs":{"value":` + x + `}}}` }
+	lt := func(x string) string { return `{"lt":{"lhs":{"field":"close"},"rhs":{"value":` + x + `}}}` }
+	for _, js := range []string{
+		alertJSON(gt("100")),
+		alertJSON(`{"and":[` + gt("100") + `,` + lt("200") + `]}`),
+		alertJSON(`{"and":[` + gt("100") + `,` + lt("120") + `]}`),
+		alertJSON(`{"or":[` + lt("50") + `,` + gt("90") + `]}`),
+		alertJSON(`{"or":[` + gt("200") + `,` + gt("100") + `]}`),
+		alertJSON(`{"not":` + gt("1000") + `}`),
+		alertJSON(`{"between":{"value":{"field":"close"},"lower":{"value":90},"upper":{"value":120}}}`),
+		alertJSON(`{"crosses_above":{"lhs":{"field":"close"},"rhs":{"value":105}}}`),
+		alertJSON(`{"gt":{"lhs":{"indicator":{"type":"RSI","output":"RSI"}},"rhs":{"value":70}}}`),
+		alertJSON(`{"gt":{"lhs":{"indicator":{"type":"SMA","params":{"period":50}}},"rhs":{"value":100}}}`,
+			`"rearm":{"gt":{"lhs":{"indicator":{"type":"EMA","params":{"period":20}}},"rhs":{"value":95}}}`),
+		alertJSON(gt("100"), `"rearm":{"enabled":true,"cooldown_minutes":60}`),
+		alertJSON(gt("100"), `"rearm":{"enabled":true,"persistence_bars":3}`),
+		alertJSON(gt("105"), `"rearm":{"enabled":true,"threshold":105,"direction":"above","hysteresis":1.0,"hysteresis_type":"percentage","cooldown_minutes":15,"persistence_bars":1}`),
+	} {
+		if _, err := Parse([]byte(js)); err != nil {
+			t.Errorf("%s: %v", js, err)
+		}
+	}
+}
