@@ -262,6 +262,11 @@ func (p *parser) change(path string, pct bool, v any) operand {
 		p.addf(path, "must be an object {\"of\": OPERAND, \"bars\": N}, got %s", describeJSON(v))
 		return nil
 	}
+	if _, ok := m["value"]; ok {
+		// moving_up names its operand "value"; change and change_pct "of".
+		p.addf(path+".value", "unknown key: the operand of a change is given as \"of\", e.g. {\"of\": {\"field\": \"close\"}, \"bars\": 24}")
+		return nil
+	}
 	if !p.onlyKeys(path, m, "of", "bars") {
 		return nil
 	}

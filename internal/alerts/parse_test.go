@@ -180,6 +180,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad offset", alertJSON(`{"gt":{"lhs":{"field":"close","offset":-1},"rhs":{"value":1}}}`), []string{`rule.gt.lhs.offset: must be a whole number from 0 to 100000, got -1`}},
 		{"fractional offset", alertJSON(`{"gt":{"lhs":{"field":"close","offset":1.5},"rhs":{"value":1}}}`), []string{`rule.gt.lhs.offset: must be a whole number`}},
 		{"between reversed", alertJSON(`{"between":{"value":{"field":"close"},"lower":{"value":5},"upper":{"value":1}}}`), []string{`rule.between: lower 5 is above upper 1`}},
+		{"change_pct with value instead of of", alertJSON(`{"gte":{"lhs":{"change_pct":{"value":{"field":"close"},"bars":24}},"rhs":{"value":10}}}`),
+			[]string{`rule.gte.lhs.change_pct.value: unknown key: the operand of a change is given as "of", e.g. {"of": {"field": "close"}, "bars": 24}`}},
 		{"moving without amount", alertJSON(`{"moving_up":{"value":{"field":"close"},"bars":3}}`), []string{`rule.moving_up: needs exactly one of "pct" or "amount"`}},
 		{"plugin type", alertJSON(`{"plugin":"bbands_signal","params":{"type":"cross_middle"}}`), []string{`rule.params.type: unknown bbands_signal type string "cross_middle"`}},
 		{"unknown plugin", alertJSON(`{"plugin":"vwap_signal","params":{}}`), []string{`rule.plugin: unknown plugin string "vwap_signal"`}},
