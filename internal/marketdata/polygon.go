@@ -147,4 +147,3 @@ func (p *polygon) page(ctx context.Context, u string, tf Timeframe) ([]Bar, stri
 	}
 	return bars, a.NextURL, nil
 }
-
