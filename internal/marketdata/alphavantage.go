@@ -39,7 +39,8 @@ const alphaVantageCompact = 100
 // HTTP 200: {"Error Message":"Invalid API call..."} is ErrSymbolNotFound
 // (ErrUnauthorized when it is about the apikey); {"Note"|"Information": ..}
 // about call frequency is a rate limit (one minute; the daily quota until
-// the next UTC day) and about a premium endpoint or the key ErrUnauthorized.
+// the next UTC day; the minute's limit when both are named), and about a
+// premium endpoint or the key ErrUnauthorized.
 type alphaVantage struct {
 	base, key string
 	http      *http.Client
@@ -111,12 +112,15 @@ func (p *alphaVantage) decode(resp *http.Response, body []byte, tf Timeframe) ([
 		low := strings.ToLower(msg)
 		herr := &HTTPError{Provider: "alpha_vantage", Status: resp.StatusCode, Message: msg}
 		switch {
+		case strings.Contains(low, "rate limit") || strings.Contains(low, "frequency"):
+			// "5 calls per minute and 500 calls per day" is the minute's
+			// limit; "25 requests per day" alone is the daily quota.
+			if strings.Contains(low, "per day") && !strings.Contains(low, "per minute") {
+				return nil, rateLimited("alpha_vantage", resp.StatusCode, untilNext(now, 24*time.Hour), msg)
+			}
+			return nil, rateLimited("alpha_vantage", resp.StatusCode, retryHint(resp.Header, now, minuteRetry), msg)
 		case strings.Contains(low, "premium") || strings.Contains(low, "apikey") || strings.Contains(low, "api key"):
 			return nil, fmt.Errorf("%w: %w", ErrUnauthorized, herr)
-		case strings.Contains(low, "per day") || strings.Contains(low, "daily"):
-			return nil, rateLimited("alpha_vantage", resp.StatusCode, untilNext(now, 24*time.Hour), msg)
-		case strings.Contains(low, "frequency") || strings.Contains(low, "rate limit") || strings.Contains(low, "per minute"):
-			return nil, rateLimited("alpha_vantage", resp.StatusCode, retryHint(resp.Header, now, minuteRetry), msg)
 		}
 		return nil, herr
 	}
