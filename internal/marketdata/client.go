@@ -314,11 +314,15 @@ func (c *Client) Provider(name string) (Provider, bool) {
 	return p, ok
 }
 
-// Breakers returns each provider's circuit breaker state: BreakerClosed,
-// BreakerOpen or BreakerHalfOpen.
+// Breakers returns each configured provider's circuit breaker state:
+// BreakerClosed, BreakerOpen (also while waiting out a rate limit's retry
+// hint) or BreakerHalfOpen.
 func (c *Client) Breakers() map[string]string {
 	out := make(map[string]string, len(c.breakers))
 	for name, b := range c.breakers {
+		if _, ok := c.providers[name].(unconfigured); ok {
+			continue // see ProviderStates
+		}
 		out[name] = b.state()
 		if c.cooling(name) {
 			out[name] = BreakerOpen // waiting out the provider's retry hint

@@ -80,7 +80,7 @@ type ProviderState struct {
 	// RateLimit is the provider's request budget ("" when unlimited).
 	RateLimit string `json:"rate_limit,omitempty"`
 	// Breaker is the circuit breaker's state (BreakerClosed, ...).
-	Breaker string `json:"breaker"`
+	Breaker string `json:"breaker,omitempty"`
 }
 
 // missing returns the key variables of k that keys (variable → value)
@@ -273,4 +273,29 @@ func parseLocal(s string, loc *time.Location) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("time %q is not YYYY-MM-DD[ HH:MM[:SS]]", s)
+}
+
+// ProviderHelp describes every built-in provider for help texts: its name,
+// the variables that configure it and its default rate limit, one per line.
+func ProviderHelp() string {
+	limits := DefaultRateLimits()
+	var b strings.Builder
+	row := func(name, vars string) {
+		lim := "unlimited"
+		if l, ok := limits[name]; ok {
+			lim = l.String()
+		}
+		fmt.Fprintf(&b, "  %-14s %-38s %s\n", name, vars, lim)
+	}
+	row("binance", "(no key)")
+	row("yahoo", "(no key)")
+	row("csv", "DATA_CSV_DIR")
+	for _, k := range keyedProviders {
+		vars := strings.Join(k.keyVars, " + ")
+		if vars == "" {
+			vars = "(no key)"
+		}
+		row(k.name, vars)
+	}
+	return b.String()
 }
