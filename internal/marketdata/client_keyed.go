@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -106,7 +107,7 @@ func (c *Client) addLimiters() error {
 	for _, name := range rateLimitNames(c.opts.RateLimits) {
 		l := c.opts.RateLimits[name]
 		if _, ok := c.providers[name]; !ok {
-			if contains(builtinProviders, name) {
+			if slices.Contains(builtinProviders, name) {
 				continue // csv without DATA_CSV_DIR
 			}
 			return fmt.Errorf("marketdata options: RateLimits: unknown provider %q (known: %s)", name, strings.Join(c.names, ", "))

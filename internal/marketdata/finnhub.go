@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,7 +55,7 @@ func (p *finnhub) Bars(ctx context.Context, symbol string, tf Timeframe, from, t
 	kind := "stock"
 	if prefix, _, ok := strings.Cut(symbol, ":"); ok {
 		kind = "crypto"
-		if contains(finnhubForex, strings.ToUpper(prefix)) {
+		if slices.Contains(finnhubForex, strings.ToUpper(prefix)) {
 			kind = "forex"
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +67,7 @@ func ParseRateLimits(s string, known []string) (map[string]RateLimit, error) {
 	}
 	out := make(map[string]RateLimit, len(raw))
 	for name, msg := range raw {
-		if !contains(known, name) {
+		if !slices.Contains(known, name) {
 			return nil, fmt.Errorf("unknown provider %q (known: %s)", name, strings.Join(known, ", "))
 		}
 		var l RateLimit
@@ -206,13 +207,4 @@ func rateLimitNames(m map[string]RateLimit) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
