@@ -1,6 +1,7 @@
 package marketdata
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -113,9 +114,10 @@ func (u unconfigured) err() error {
 }
 
 // apiGet sends a GET for a keyed provider and returns the response (closed)
-// and its body. Transport errors are returned with every secret and the
-// URL's path and query redacted, because Go's errors quote the URL and
-// some providers take the key in the query.
+// and its body, with every secret it quotes redacted. Transport errors are
+// returned with every secret and the URL's path and query redacted,
+// because Go's errors quote the URL and some providers take the key in the
+// query.
 func apiGet(ctx context.Context, hc *http.Client, rawURL string, header http.Header, secrets []string) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -140,8 +142,19 @@ func apiGet(ctx context.Context, hc *http.Client, rawURL string, header http.Hea
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading body: %s", redactSecrets(err.Error(), secrets))
 	}
+	// Some answers quote the key ("We have detected your API key as
+	// ..."); error messages are built from the body.
+	for _, sec := range secrets {
+		if len(sec) >= minEchoedSecret {
+			body = bytes.ReplaceAll(body, []byte(sec), []byte(redact.Marker))
+		}
+	}
 	return resp, body, nil
 }
+
+// minEchoedSecret is the shortest key searched for in answers (shorter
+// strings could match ordinary data).
+const minEchoedSecret = 6
 
 // redactSecrets replaces each secret in s with redact.Marker and redacts
 // URLs' paths and queries.

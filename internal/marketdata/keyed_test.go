@@ -265,9 +265,17 @@ func TestKeyedProviderAnswers(t *testing.T) {
 				t.Errorf("unknown symbol: %d bars, err %v; want none (the provider answers an unknown symbol like an empty range)", len(bars), err)
 			}
 
+			noKey := func(scen string, err error) {
+				for _, v := range kc.keys {
+					if err != nil && strings.Contains(err.Error(), v) {
+						t.Errorf("%s: error quotes the key: %v", scen, err)
+					}
+				}
+			}
 			for scen, wait := range kc.waits {
 				f.set(scen)
 				_, err := p.Bars(context.Background(), kc.symbol, kc.tf, kc.from, kc.to)
+				noKey(scen, err)
 				var rl *RateLimitError
 				if !errors.As(err, &rl) || !errors.Is(err, ErrRateLimited) {
 					t.Errorf("%s: err %v, want a *RateLimitError", scen, err)
@@ -284,6 +292,7 @@ func TestKeyedProviderAnswers(t *testing.T) {
 				}
 				f.set(scen)
 				_, err := p.Bars(context.Background(), kc.symbol, kc.tf, kc.from, kc.to)
+				noKey(scen, err)
 				if !errors.Is(err, ErrUnauthorized) {
 					t.Errorf("%s: err %v, want ErrUnauthorized", scen, err)
 				}
