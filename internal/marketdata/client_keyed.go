@@ -32,6 +32,9 @@ func (k Keys) String() string {
 	return "{" + strings.Join(names, " ") + "}"
 }
 
+// GoString keeps %#v from showing the values.
+func (k Keys) GoString() string { return "marketdata.Keys" + k.String() }
+
 // LogValue makes slog print the redacted form.
 func (k Keys) LogValue() slog.Value { return slog.StringValue(k.String()) }
 

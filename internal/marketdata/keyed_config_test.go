@@ -109,7 +109,10 @@ func TestKeysNeverShown(t *testing.T) {
 	var logs bytes.Buffer
 	slog.New(slog.NewTextHandler(&logs, nil)).Info("options", "keys", k)
 	js, _ := json.Marshal(k)
-	for what, s := range map[string]string{"String": fmt.Sprint(k), "%+v": fmt.Sprintf("%+v", k), "slog": logs.String(), "json": string(js)} {
+	opts := DefaultOptions()
+	opts.Keys = k
+	for what, s := range map[string]string{"String": fmt.Sprint(k), "%+v": fmt.Sprintf("%+v", k), "%#v": fmt.Sprintf("%#v", k),
+		"options %+v": fmt.Sprintf("%+v", opts), "slog": logs.String(), "json": string(js)} {
 		if strings.Contains(s, secret) || !strings.Contains(s, "POLYGON_API_KEY") {
 			t.Errorf("%s: %q shows the key or hides the variable", what, s)
 		}
