@@ -224,8 +224,8 @@ func TranslateBot(taskParams []byte) (*BotOrigin, error) {
 		}
 		if rm != nil {
 			out["rearm"] = rm
-			if b.Shape == BotShapePrice {
-				out["rule"] = priceHeld(out["rule"], rm["persistence_bars"])
+			if b.Shape != BotShapeRule {
+				out["rule"] = crossingHeld(out["rule"], rm["persistence_bars"])
 			}
 		}
 	}
@@ -444,11 +444,11 @@ func botPrice(path string, m map[string]any, meta *botMeta) (map[string]any, err
 	return map[string]any{op: map[string]any{"lhs": map[string]any{"field": "close"}, "rhs": map[string]any{"value": level}}}, nil
 }
 
-// priceHeld turns a price alert's crossing into a comparison when the bot's
-// persistence_bars asks for 2 or more bars: "close above the price on N
-// closed bars in a row" (a crossing holds on one bar only and could never
-// persist).
-func priceHeld(rule, persistence any) any {
+// crossingHeld turns the crossing of a bot price or indicator alert into a
+// comparison when the bot's persistence_bars asks for 2 or more bars: "close
+// above the price (MACD above its signal, ...) on N closed bars in a row" (a
+// crossing holds on one bar only and could never persist).
+func crossingHeld(rule, persistence any) any {
 	n, ok := persistence.(float64)
 	m, isMap := rule.(map[string]any)
 	if !ok || n < 2 || !isMap {

@@ -149,9 +149,9 @@ func TestOriginalRearmKeys(t *testing.T) {
 	}
 }
 
-// TestBotPricePersistence: a bot price alert whose re_arm_config asks for
-// persistence_bars >= 2 compares the close with the price instead of
-// crossing it (a crossing lasts one bar and could never persist).
+// TestBotPricePersistence: a bot price (or indicator crossover) alert whose
+// re_arm_config asks for persistence_bars >= 2 compares instead of crossing
+// (a crossing lasts one bar and could never persist).
 func TestBotPricePersistence(t *testing.T) {
 	a, err := Parse(botParams(t, `{"ticker": "BTCUSDT", "price": 105, "condition": "above"}`,
 		`"re_arm_config": "{\"enabled\": true, \"hysteresis\": 0.25, \"hysteresis_type\": \"percentage\", \"cooldown_minutes\": 0, \"persistence_bars\": 3}"`))
@@ -165,6 +165,11 @@ func TestBotPricePersistence(t *testing.T) {
 	evs, _ := replayEvents(t, a, barsFromCloses(closes...))
 	if got := trace(evs); !strings.HasPrefix(got, "trigger@6") {
 		t.Errorf("events %q, want the first trigger on bar 6 (third bar above 105 in a row)", got)
+	}
+	// An indicator crossover likewise: MACD above its signal on 3 bars.
+	a, err = Parse(botParams(t, `{"ticker": "AAPL", "indicator": "MACD", "condition": "crossover", "value": 0}`, `"re_arm_config": "{\"persistence_bars\": 3}"`))
+	if err != nil || a.RuleString() != "MACD().macd > MACD().signal" {
+		t.Fatalf("MACD crossover with persistence: %v %q", err, a.RuleString())
 	}
 	// persistence 1 keeps the crossing.
 	a, err = Parse(botParams(t, `{"ticker": "BTCUSDT", "price": 105, "condition": "below"}`, `"re_arm_config": "{\"persistence_bars\": 1}"`))
