@@ -136,11 +136,10 @@ func (p *parser) checkRange(path, op string, val, lo, hi operand) bool {
 	return true
 }
 
-// oneBarPath returns the path of the part of n that holds on single bars
-// only, so that n can never hold on two consecutive bars: a crossing (lhs
-// cannot be above rhs on bar t and at or below it on bar t+1's previous
-// bar), a bbands_signal crossing, or an "and" with such a part. It returns
-// "" for any other node.
+// oneBarPath returns the path of the part of n that never holds on two
+// consecutive bars, so that neither can n: a crossing (crosses_above at t
+// needs lhs > rhs at t, at t+1 it needs lhs <= rhs at t), a bbands_signal
+// crossing, or an "and" with such a part. It returns "" for any other node.
 func oneBarPath(n node) string {
 	switch x := n.(type) {
 	case *crossNode:
