@@ -272,31 +272,35 @@ func TestFailureNoticesOfAnAlertWithoutData(t *testing.T) {
 // owner once.
 func TestFailureNoticeOnceWithTwoEngines(t *testing.T) {
 	db := storetest.Postgres(t)
-	f, _ := noticeFixture(t, db, nil)
+	f, root := noticeFixture(t, db, nil)
 	sc := f.schedule("shared", "script", `{"script_path": "src/flaky.sh", "options": {"parallel": true}}`)
 	engines := []*engine.Engine{noticeEngine(f, "a"), noticeEngine(f, "b")}
 	ctx := context.Background()
 	const runs = 8
-	var ids []int64
-	for i := range runs {
-		r, err := db.InsertRun(ctx, sc, t0.Add(time.Duration(i)*time.Second), 1)
-		must(t, err)
-		ids = append(ids, r.ID)
+	// runAll runs n runs of sc side by side, half on each engine.
+	runAll := func(from time.Time) {
+		var ids []int64
+		for i := range runs {
+			r, err := db.InsertRun(ctx, sc, from.Add(time.Duration(i)*time.Second), 1)
+			must(t, err)
+			ids = append(ids, r.ID)
+		}
+		// Manual runs are exclusive; these may run side by side, like
+		// cron fires of a parallel schedule.
+		f.exec(`UPDATE job_schedule_runs SET exclusive = false WHERE job_id = $1`, strconv.FormatInt(sc.ID, 10))
+		var wg sync.WaitGroup
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := engines[i%2].TriggerRun(ctx, id); err != nil {
+					t.Errorf("run %d: %v", id, err)
+				}
+			}()
+		}
+		wg.Wait()
 	}
-	// Manual runs are exclusive; these may run side by side, like cron
-	// fires of a parallel schedule.
-	f.exec(`UPDATE job_schedule_runs SET exclusive = false WHERE job_id = $1`, strconv.FormatInt(sc.ID, 10))
-	var wg sync.WaitGroup
-	for i, id := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := engines[i%2].TriggerRun(ctx, id); err != nil {
-				t.Errorf("run %d: %v", id, err)
-			}
-		}()
-	}
-	wg.Wait()
+	runAll(t0)
 	if n := f.count(`SELECT COUNT(*) FROM job_schedule_runs WHERE status = 'failed' AND job_id = $1`, strconv.FormatInt(sc.ID, 10)); n != runs {
 		t.Fatalf("%d failed runs, want %d", n, runs)
 	}
@@ -306,6 +310,12 @@ func TestFailureNoticeOnceWithTwoEngines(t *testing.T) {
 	st, err := db.GetFailureStreak(ctx, sc.ID)
 	if err != nil || st.Failures != runs || st.Streak != 1 {
 		t.Fatalf("streak %+v %v", st, err)
+	}
+	// Successes side by side: one recovery.
+	must(t, os.WriteFile(filepath.Join(root, "healthy"), nil, 0o644))
+	runAll(t0.Add(time.Hour))
+	if got := strings.Join(kinds(f.notices(sc.ID)), ","); got != "failure,recovery" {
+		t.Fatalf("notices %s, want failure,recovery", got)
 	}
 }
 
