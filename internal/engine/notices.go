@@ -142,13 +142,12 @@ func (e *Engine) recoveredStreak(ctx context.Context, r store.Run, c *store.Comp
 	e.streak(ctx, job, c, on)
 }
 
-// invalidSeen records, per schedule, the configuration error this
-// process told (or found told) its owner, so that the notice is looked
-// at once per error and process, not at every recheck.
+// invalidSeen is a schedule the last claim found invalid with a new error
+// (err, the schedule as read: sc), or valid again (clear: forget the error
+// noted, so that a later breakage is told).
 type invalidSeen struct {
-	ScheduleID int64
-	Err        string
-	// clear: the schedule is valid again; forget the error noted.
+	id    int64
+	err   string
 	clear bool
 	sc    store.Schedule
 }
@@ -171,7 +170,7 @@ func (e *Engine) noteInvalid(s *store.Schedule, err error) {
 	if err == nil {
 		if s.LastError != "" { // it was invalid
 			delete(e.invalidTold, s.ID)
-			e.invalidQueue = append(e.invalidQueue, invalidSeen{ScheduleID: s.ID, clear: true})
+			e.invalidQueue = append(e.invalidQueue, invalidSeen{id: s.ID, clear: true})
 		}
 		return
 	}
@@ -180,7 +179,7 @@ func (e *Engine) noteInvalid(s *store.Schedule, err error) {
 		return
 	}
 	e.invalidTold[s.ID] = msg
-	e.invalidQueue = append(e.invalidQueue, invalidSeen{ScheduleID: s.ID, Err: msg, sc: *s})
+	e.invalidQueue = append(e.invalidQueue, invalidSeen{id: s.ID, err: msg, sc: *s})
 }
 
 // tellInvalid writes the invalid-schedule notices the last claim found.
@@ -195,21 +194,21 @@ func (e *Engine) tellInvalid(ctx context.Context) {
 	}
 	for _, x := range q {
 		if x.clear {
-			if err := noter.ClearInvalid(ctx, x.ScheduleID); err != nil {
-				e.log.Warn("invalid-schedule mark not cleared", "schedule_id", x.ScheduleID, "err", err)
+			if err := noter.ClearInvalid(ctx, x.id); err != nil {
+				e.log.Warn("invalid-schedule mark not cleared", "schedule_id", x.id, "err", err)
 			}
 			continue
 		}
 		on, _, _ := StripNoticeOption(x.sc.TaskParams)
-		n := store.InvalidNotice{ScheduleID: x.ScheduleID, Name: x.sc.Name, JobType: x.sc.JobType, Error: x.Err, At: e.o.Now()}
+		n := store.InvalidNotice{ScheduleID: x.id, Name: x.sc.Name, JobType: x.sc.JobType, Error: x.err, At: e.o.Now()}
 		if on == nil || *on {
-			n.Planned = e.planNotice(ctx, x.ScheduleID, 0, x.sc.UserID, x.sc.JobType, x.sc.Target, x.sc.TaskParams)
+			n.Planned = e.planNotice(ctx, x.id, 0, x.sc.UserID, x.sc.JobType, x.sc.Target, x.sc.TaskParams)
 		}
 		queued, err := noter.NoteInvalid(ctx, n)
 		if err != nil {
-			e.log.Warn("invalid-schedule notice not written; told at the next recheck", "schedule_id", x.ScheduleID, "err", err)
+			e.log.Warn("invalid-schedule notice not written; told at the next recheck", "schedule_id", x.id, "err", err)
 			e.mu.Lock()
-			delete(e.invalidTold, x.ScheduleID)
+			delete(e.invalidTold, x.id)
 			e.mu.Unlock()
 			continue
 		}

@@ -87,6 +87,18 @@ func TestInvalidScheduleToldOnce(t *testing.T) {
 		if got := invalidNotices(t, db, sc.ID); len(got) != 2 {
 			t.Fatalf("after a fix and a new breakage: %q", got)
 		}
+		// Fixed, then broken again the first way: told again too.
+		for _, cron := range []string{"0 * * * *", "61 * * * *"} {
+			sc.Cron = cron
+			if err := db.UpdateSchedule(ctx, sc); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(2 * time.Hour)
+			claim(e)
+		}
+		if got := invalidNotices(t, db, sc.ID); len(got) != 3 {
+			t.Fatalf("after a second fix and the first breakage again: %q", got)
+		}
 	})
 }
 

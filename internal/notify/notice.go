@@ -57,7 +57,9 @@ func (n Notice) Key(channel, recipient string) string {
 	case NoticeReminder:
 		kind = fmt.Sprintf("reminder-%d", n.Reminder)
 	case NoticeInvalid:
-		kind = fmt.Sprintf("invalid-%x", fnv64(n.LastError))
+		// Told once per error (the store decides, under the row's lock);
+		// the instant keeps a breakage after a fix apart from the last one.
+		kind = fmt.Sprintf("invalid-%d-%x", n.At.Unix(), fnv64(n.LastError))
 	}
 	return fmt.Sprintf("sched:%d:streak:%d:%s:%s:%s", n.ScheduleID, n.Streak, kind, channel, recipient)
 }
