@@ -176,7 +176,8 @@ func (s *DB) DeleteSchedule(ctx context.Context, id int64) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		return nil
+		_, err = s.exec(ctx, tx, `DELETE FROM schedule_failure_streaks WHERE schedule_id = $1`, id)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delete schedule %d: %w", id, err)
