@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
@@ -204,4 +206,33 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
+}
+
+// databaseLocation is where the data lives, for people: the SQLite file's
+// absolute path, or the PostgreSQL URL with its password redacted.
+func (a *app) databaseLocation() string {
+	if a.db.Dialect() == "sqlite" {
+		if p, err := filepath.Abs(a.db.Path()); err == nil {
+			return p
+		}
+		return a.db.Path()
+	}
+	return config.Redact(a.cfg.DatabaseURL)
+}
+
+// loadExistingApp is loadApp for commands that only read: when the
+// configured SQLite file does not exist it exits 1 naming the path instead
+// of creating an empty database (which would show nothing, silently).
+func loadExistingApp(ctx context.Context) (*app, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if dbc, err := config.ParseDatabaseURL(cfg.DatabaseURL); err == nil && dbc.Driver == "sqlite" {
+		if _, err := os.Stat(dbc.DSN); errors.Is(err, fs.ErrNotExist) {
+			abs, _ := filepath.Abs(dbc.DSN)
+			return nil, &exitError{1, fmt.Errorf("no database at %s (DATABASE_URL %q); run this in the folder the service runs in, or set DATABASE_URL", abs, cfg.DatabaseURL)}
+		}
+	}
+	return loadApp(ctx, false)
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
+	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/config"
 	"github.com/spf13/cobra"
 )
@@ -23,7 +24,7 @@ func init() {
 		Short: "Show schedules, next fires, running runs, failures and the outbox",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -39,20 +40,27 @@ func init() {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), st.Stats)
+				out := api.StatusSections(st)
+				out["service"] = map[string]any{"running": false, "http_addr": a.cfg.HTTPAddr}
+				out["database"] = map[string]string{"dialect": a.db.Dialect(), "location": a.databaseLocation()}
+				out["notification_delivery"] = a.delivery.String()
+				out["time"] = st.Time.UTC()
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
+			w := cmd.OutOrStdout()
 			if up {
-				fmt.Fprintf(cmd.OutOrStdout(), "service: running (node %v, up %v s, engine %v)\n", live["node_id"], live["uptime_seconds"], live["engine"])
+				fmt.Fprintln(w, serviceLine(live))
 			} else {
-				fmt.Fprintln(cmd.OutOrStdout(), "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
+				fmt.Fprintln(w, "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
 			}
-			printStatus(cmd.OutOrStdout(), config.Redact(a.cfg.DatabaseURL), st)
-			fmt.Fprintf(cmd.OutOrStdout(), "notification delivery: %s\n", a.delivery)
+			printStatus(w, a.databaseLocation(), st)
+			fmt.Fprintf(w, "notification delivery: %s\n", a.delivery)
 			return nil
 		},
 	}
 	statusCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
+	var reloadJSON bool
 	reloadCmd := &cobra.Command{
 		Use:   "reload",
 		Short: "Re-validate every enabled schedule, recompute next_run_at and wake running instances",
@@ -68,6 +76,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if reloadJSON {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
 				printReload(cmd.OutOrStdout(), &res, " (reloaded by the running service)")
 				return nil
 			}
@@ -75,10 +86,14 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if reloadJSON {
+				return writeJSON(cmd.OutOrStdout(), r)
+			}
 			printReload(cmd.OutOrStdout(), r, "")
 			return nil
 		},
 	}
+	reloadCmd.Flags().BoolVar(&reloadJSON, "json", false, "print JSON")
 
 	validateCmd := &cobra.Command{
 		Use:   "validate",
@@ -116,10 +131,33 @@ func printReload(w io.Writer, r *action.ReloadResult, by string) {
 	}
 }
 
+// serviceLine describes the running service from its /status answer:
+// node, uptime and the engine loop in words.
+func serviceLine(live map[string]any) string {
+	up := "?"
+	if s, ok := live["uptime_seconds"].(float64); ok {
+		up = (time.Duration(s) * time.Second).String()
+	}
+	line := fmt.Sprintf("service: running (version %v, node %v, up %s)", live["version"], live["node_id"], up)
+	eng, _ := live["engine"].(map[string]any)
+	switch {
+	case eng == nil:
+		return line
+	case eng["running"] == true:
+		line += fmt.Sprintf("; engine loop running, %v active run(s)", eng["active_runs"])
+	default:
+		line += "; engine loop NOT running"
+	}
+	if e, ok := eng["error"].(string); ok && e != "" {
+		line += "; last error: " + firstLine(e, 200)
+	}
+	return line
+}
+
 // printStatus prints action.Status as text.
 func printStatus(w io.Writer, database string, full *action.Status) {
 	st := full.Stats
-	fmt.Fprintf(w, "database: %s (%s)\n", full.Dialect, database)
+	fmt.Fprintf(w, "database: %s %s\n", full.Dialect, database)
 	fmt.Fprintf(w, "schedules: %d total, %d enabled, %d invalid\n", st.Schedules, st.Enabled, len(st.Invalid))
 	for _, s := range st.Invalid {
 		fmt.Fprintf(w, "  invalid #%d %s: %s\n", s.ID, s.Name, s.LastError)

@@ -64,7 +64,7 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 
 // statusSections adds the parts of /status the API does not know about.
 func (a *app) statusSections(ctx context.Context) map[string]any {
-	out := map[string]any{"database": a.db.Dialect()}
+	out := map[string]any{"database": map[string]string{"dialect": a.db.Dialect(), "location": a.databaseLocation()}}
 	for name, f := range a.status {
 		out[name] = f(ctx)
 	}

@@ -74,7 +74,7 @@ func serve(ctx context.Context, a *app) error {
 		if err != nil {
 			return map[string]string{"error": err.Error()}
 		}
-		return action.RedactedOutbox(st) // webhook URLs in delivery errors
+		return action.SummarizeOutbox(st) // redacted: webhook URLs in delivery errors
 	}
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
