@@ -24,9 +24,6 @@ import (
 	"github.com/atf/scheduler/internal/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // app is the wiring shared by the commands.
 type app struct {
 	cfg      *config.Config

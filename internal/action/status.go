@@ -49,13 +49,13 @@ func (a *Actions) Status(ctx context.Context) (*Status, error) {
 // OutboxSummary is the outbox's state as /status shows it (snake_case
 // keys, redacted delivery errors).
 type OutboxSummary struct {
-	Pending              int64                         `json:"pending"`
-	Failed               int64                         `json:"failed"`
-	Sending              int64                         `json:"sending"`
-	Sent                 int64                         `json:"sent"`
-	Dead                 int64                         `json:"dead"`
-	Suppressed           int64                         `json:"suppressed"`
-	OldestPendingSeconds float64                       `json:"oldest_pending_seconds"`
+	Pending              int64                          `json:"pending"`
+	Failed               int64                          `json:"failed"`
+	Sending              int64                          `json:"sending"`
+	Sent                 int64                          `json:"sent"`
+	Dead                 int64                          `json:"dead"`
+	Suppressed           int64                          `json:"suppressed"`
+	OldestPendingSeconds float64                        `json:"oldest_pending_seconds"`
 	LastErrorByChannel   map[string]ChannelErrorSummary `json:"last_error_by_channel"`
 }
 
