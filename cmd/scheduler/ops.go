@@ -200,6 +200,9 @@ func printStatus(w io.Writer, database string, full *action.Status) {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(parts)
+	if len(parts) == 0 {
+		parts = append(parts, "empty")
+	}
 	fmt.Fprintf(w, "outbox: %s", strings.Join(parts, " "))
 	if st.OldestPendingAge > 0 {
 		fmt.Fprintf(w, " (oldest pending %.0f s)", st.OldestPendingAge)
