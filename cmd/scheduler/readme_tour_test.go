@@ -16,7 +16,7 @@ import (
 
 // tourStep is one command of the README's tour.
 type tourStep struct {
-	line       int    // README line of the command's first line
+	line       int // README line of the command's first line
 	args       []string
 	background bool // ends in &
 }
