@@ -104,7 +104,7 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 		a.db.Close()
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	a.metrics = metrics.New(metrics.Options{Version: version, Environment: cfg.TradingEnv})
+	a.metrics = metrics.New(metrics.Options{Version: appVersion, Environment: cfg.TradingEnv})
 	a.dataOpts.OnOutcome = func(o marketdata.Outcome) { a.metrics.DataFetched(o.Provider, o.Result, o.Duration) }
 	a.dataOpts.Logger = a.log
 	market, err := marketdata.New(a.dataOpts)

@@ -95,6 +95,7 @@ func init() {
 	}
 	reloadCmd.Flags().BoolVar(&reloadJSON, "json", false, "print JSON")
 
+	var validateJSON bool
 	validateCmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the configuration and every schedule; exit status 1 when anything is wrong",
@@ -102,6 +103,18 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			problems := validateAll(cmd.Context())
 			out := cmd.OutOrStdout()
+			if validateJSON {
+				if problems == nil {
+					problems = []string{}
+				}
+				if err := writeJSON(out, map[string]any{"valid": len(problems) == 0, "problems": problems}); err != nil {
+					return err
+				}
+				if len(problems) > 0 {
+					return &exitError{1, fmt.Errorf("%d problem(s) found", len(problems))}
+				}
+				return nil
+			}
 			for _, p := range problems {
 				fmt.Fprintln(out, p)
 			}
@@ -112,6 +125,8 @@ func init() {
 			return nil
 		},
 	}
+
+	validateCmd.Flags().BoolVar(&validateJSON, "json", false, `print {"valid", "problems"} as JSON`)
 
 	rootCmd.AddCommand(statusCmd, reloadCmd, validateCmd)
 }

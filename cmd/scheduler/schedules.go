@@ -44,7 +44,7 @@ func init() {
 			if sf.Offset < 0 {
 				return &exitError{2, fmt.Errorf("--offset: %d is negative", sf.Offset)}
 			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -244,7 +244,7 @@ queued run as JSON too).`,
 			if rf.Limit < 1 || rf.Limit > 10000 {
 				return &exitError{2, fmt.Errorf("--limit: %d out of range 1-10000", rf.Limit)}
 			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -287,7 +287,7 @@ queued run as JSON too).`,
 			if err != nil {
 				return err
 			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 	}
 	started := time.Now()
 	h := api.New(api.Deps{Store: a.db, Actions: acts, Engine: e, Token: a.cfg.APIToken,
-		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: version,
+		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: appVersion,
 		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
 		Status: a.statusSections})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)

@@ -98,7 +98,7 @@ func serve(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("scheduler started", "version", version, "node", e.NodeID(), "database", a.db.Dialect(),
+	a.log.Info("scheduler started", "version", appVersion, "node", e.NodeID(), "database", a.db.Dialect(),
 		"environment", a.cfg.TradingEnv, "notification_delivery", a.delivery.String())
 	err = e.Run(ctx)
 	srv.stop()

@@ -17,6 +17,9 @@ var (
 	buildDate string
 )
 
+// appVersion is the version /status, /metrics and the logs report.
+var appVersion string
+
 // versionInfo is what `scheduler version` prints.
 type versionInfo struct {
 	// Version is the module version: the tag of `go install …@v1.2.3`, the
@@ -89,7 +92,7 @@ func (v versionInfo) String() string {
 func init() {
 	bi, ok := debug.ReadBuildInfo()
 	info := readVersion(bi, ok)
-	version = info.Version // what /status, /metrics and the logs report
+	appVersion = info.Version
 	rootCmd.Version = info.String()
 	rootCmd.SetVersionTemplate("{{.Version}}\n")
 	var asJSON bool
