@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -12,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/atf/scheduler/internal/api"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // tourStep is one command of the README's tour.
@@ -170,6 +176,7 @@ func TestREADMETour(t *testing.T) {
 			if bg == nil {
 				t.Fatalf("%s: no background command to stop", name)
 			}
+			checkLiveStatus(t, httpAddr)
 			_ = bg.Process.Signal(syscall.SIGTERM)
 			select {
 			case err := <-bgDone:
@@ -266,5 +273,48 @@ func waitReady(t *testing.T, name, addr string, done <-chan error, out *syncBuff
 			t.Fatalf("%s: not ready within 30 s:\n%s", name, out.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkLiveStatus checks the running service's /status against the
+// OpenAPI document, with the sections `scheduler start` adds.
+func checkLiveStatus(t *testing.T, addr string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /status: %d %v\n%s", resp.StatusCode, err, body)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(api.OpenAPI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("openapi.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile("openapi.json#/components/schemas/StatusOK")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Fatalf("/status of the running service does not match openapi.json: %v\n%s", err, body)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(body, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"database", "notification_delivery", "data_providers", "health", "dispatcher"} {
+		if _, ok := st[k]; !ok {
+			t.Errorf("/status of the running service lacks %q:\n%s", k, body)
+		}
 	}
 }
