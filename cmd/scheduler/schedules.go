@@ -90,6 +90,7 @@ func init() {
 			return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
 		},
 	}
+	show.Flags().Bool("json", true, "print JSON (always on: the schedule is shown as JSON)")
 
 	var add store.Schedule
 	var params string
@@ -311,15 +312,16 @@ queued run as JSON too).`,
 // maxListLimit is the largest --limit of `schedules list`.
 const maxListLimit = 100000
 
-// loadAppFor loads the app and resolves a schedule argument, an id or a
-// name: the start of every command that acts on one schedule.
+// loadAppFor loads the app (an existing database: loadExistingApp) and
+// resolves a schedule argument, an id or a name: the start of every
+// command that acts on one schedule.
 func loadAppFor(cmd *cobra.Command, arg string) (*app, int64, error) {
 	if looksNumeric(arg) {
 		if _, err := parseID(arg); err != nil {
 			return nil, 0, err
 		}
 	}
-	a, err := loadApp(cmd.Context(), false)
+	a, err := loadExistingApp(cmd.Context())
 	if err != nil {
 		return nil, 0, err
 	}
