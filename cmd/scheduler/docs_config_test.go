@@ -244,3 +244,52 @@ func TestREADMEConfigurationDefaults(t *testing.T) {
 		}
 	}
 }
+
+// configReads returns the names of every variable the configuration
+// readers consult (config, market data, notifications, scripts).
+func configReads(t *testing.T) map[string]bool {
+	t.Helper()
+	env := &recordEnv{vals: map[string]string{}, read: map[string]bool{}}
+	if _, err := config.FromEnv(env.get); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := marketdata.OptionsFromEnv(env.get); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := notify.OptionsFromEnv(env.get); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := script.ConfigFromEnv(env.get); err != nil {
+		t.Fatal(err)
+	}
+	return env.read
+}
+
+// TestEnvExampleNamesEveryVariable keeps deploy/scheduler.env.example, the
+// file an operator starts from, in step with the code: it names every
+// variable the configuration reads, and no variable the code ignores.
+func TestEnvExampleNamesEveryVariable(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "deploy", "scheduler.env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := configReads(t)
+	named := map[string]bool{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		l = strings.TrimPrefix(strings.TrimSpace(l), "#")
+		name, _, ok := strings.Cut(l, "=")
+		if ok && regexp.MustCompile(`^[A-Z][A-Z0-9_]+$`).MatchString(name) {
+			named[name] = true
+		}
+	}
+	for name := range read {
+		if !named[name] {
+			t.Errorf("deploy/scheduler.env.example does not name %s, which the configuration reads", name)
+		}
+	}
+	for name := range named {
+		if !read[name] {
+			t.Errorf("deploy/scheduler.env.example names %s, which no configuration reader reads", name)
+		}
+	}
+}
