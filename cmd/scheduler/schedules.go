@@ -98,9 +98,13 @@ func init() {
 	addCmd := &cobra.Command{
 		Use:   "add",
 		Short: "Add a schedule (validated before it is saved)",
-		Example: `  scheduler schedules add --user 1 --name vix --type data_processing --target src.data.vix \
-    --cron "0 */4 * * *" --params '{"script_path": "src/data/vix.py", "timeout_seconds": 600}'
-  scheduler schedules add --user 1 --name btc-rsi --type alert --cron "*/5 * * * *" --params @alert.json`,
+		Example: `  scheduler schedules add --user 1 --name hello --type script --cron "0 */4 * * *" \
+    --params '{"script_path": "src/data/hello.sh", "timeout_seconds": 60}'
+  scheduler schedules add --user 1 --name vix --type data_processing --target src.data.downloader.vix_downloader \
+    --cron "0 */4 * * *" --params '{"script_path": "src/data/downloader/vix_downloader.py", "timeout_seconds": 600}'
+  scheduler schedules add --user 1 --name btc-rsi --type alert --cron "*/5 * * * *" --params @alert.json
+
+(scheduler init creates src/data/hello.sh and alert.json; the vix downloader is the framework's.)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			raw, err := readParams(params)

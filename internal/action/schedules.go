@@ -113,8 +113,10 @@ func (a *Actions) Delete(ctx context.Context, id int64) error {
 // AmbiguousNameError is returned by Lookup when several schedules (of
 // different users) have the name asked for.
 type AmbiguousNameError struct {
+	// Name is the name asked for.
 	Name string
-	IDs  []int64
+	// IDs are the schedules that have it, in id order.
+	IDs []int64
 }
 
 // Error names the schedules that share the name.
