@@ -43,13 +43,20 @@ func cleanEnv(extra ...string) []string {
 	return env
 }
 
-// TestStatusWithoutDatabaseRefuses: status in a folder without the
-// configured SQLite file exits 1 naming the path, and creates nothing.
+// TestStatusWithoutDatabaseRefuses: status, and every command that needs
+// existing data, in a folder without the configured SQLite file exits 1
+// naming the path, and creates nothing.
 func TestStatusWithoutDatabaseRefuses(t *testing.T) {
 	dir := t.TempDir()
-	for _, args := range [][]string{{"status"}, {"status", "--json"}, {"runs", "list"}, {"runs", "show", "1"}} {
+	for _, args := range [][]string{{"status"}, {"status", "--json"}, {"runs", "list"}, {"runs", "show", "1"},
+		{"schedules", "list"}, {"schedules", "show", "1"}, {"schedules", "run", "hello"}, {"reload"}, {"validate"},
+		{"notify", "retry", "--dead"}} {
 		out, errOut, code := runExit(t, dir, cleanEnv("HTTP_ADDR=off"), args...)
 		want := "no database at " + filepath.Join(dir, "data", "scheduler.db")
+		if args[0] == "validate" { // a problem line on stdout, exit 1
+			errOut += out
+			out = ""
+		}
 		if code != 1 || !strings.Contains(errOut, want) || out != "" {
 			t.Fatalf("%v: exit %d, stdout %q, stderr %q; want exit 1 naming %s", args, code, out, errOut, want)
 		}

@@ -53,7 +53,7 @@ failure, 2 bad flags.`,
 			if req.ID == 0 && !dead || req.ID != 0 && dead {
 				return &exitError{code: 2, err: errors.New("give --id N (one dead notification) or --dead (every dead notification), not both")}
 			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}

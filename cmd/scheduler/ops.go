@@ -66,7 +66,7 @@ func init() {
 		Short: "Re-validate every enabled schedule, recompute next_run_at and wake running instances",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -253,7 +253,7 @@ func validateAll(ctx context.Context) []string {
 		}
 		return problems
 	}
-	a, err := loadApp(ctx, false)
+	a, err := loadExistingApp(ctx)
 	if err != nil {
 		return append(problems, err.Error())
 	}
