@@ -208,13 +208,19 @@ func (a *app) close() {
 // databaseLocation is where the data lives, for people: the SQLite file's
 // absolute path, or the PostgreSQL URL with its password redacted.
 func (a *app) databaseLocation() string {
-	if a.db.Dialect() == "sqlite" {
-		if p, err := filepath.Abs(a.db.Path()); err == nil {
+	return databaseLocation(a.db.Dialect(), a.db.Path(), a.cfg.DatabaseURL)
+}
+
+// databaseLocation is the SQLite file's absolute path, or the DATABASE_URL
+// with its password redacted.
+func databaseLocation(dialect, path, url string) string {
+	if dialect == "sqlite" {
+		if p, err := filepath.Abs(path); err == nil {
 			return p
 		}
-		return a.db.Path()
+		return path
 	}
-	return config.Redact(a.cfg.DatabaseURL)
+	return config.Redact(url)
 }
 
 // loadExistingApp is loadApp for commands that only read: when the

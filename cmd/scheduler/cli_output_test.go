@@ -257,3 +257,16 @@ func TestReadVersion(t *testing.T) {
 		t.Fatalf("ldflags commit not used: %+v", v)
 	}
 }
+
+// TestDatabaseLocation: status shows a SQLite file's absolute path and a
+// PostgreSQL URL without its password.
+func TestDatabaseLocation(t *testing.T) {
+	wd, _ := os.Getwd()
+	if got := databaseLocation("sqlite", "data/scheduler.db", ""); got != filepath.Join(wd, "data", "scheduler.db") {
+		t.Errorf("sqlite: %q", got)
+	}
+	got := databaseLocation("postgres", "", "postgresql+psycopg2://trader:s3cret@db.example:5432/trading")
+	if strings.Contains(got, "s3cret") || !strings.Contains(got, "trader:") || !strings.Contains(got, "db.example:5432/trading") {
+		t.Errorf("postgres: %q; want the URL without its password", got)
+	}
+}
