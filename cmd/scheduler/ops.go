@@ -48,9 +48,12 @@ func init() {
 				return writeJSON(cmd.OutOrStdout(), out)
 			}
 			w := cmd.OutOrStdout()
-			if up {
+			switch {
+			case up:
 				fmt.Fprintln(w, serviceLine(live))
-			} else {
+			case a.cfg.HTTPAddr == "off":
+				fmt.Fprintln(w, "service: not asked (HTTP_ADDR=off; showing the database)")
+			default:
 				fmt.Fprintln(w, "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
 			}
 			printStatus(w, a.databaseLocation(), st)
@@ -198,6 +201,9 @@ func printStatus(w io.Writer, database string, full *action.Status) {
 	var parts []string
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, st.RunsByStatus[k]))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "none yet")
 	}
 	fmt.Fprintf(w, "runs: %s\n", strings.Join(parts, " "))
 	if st.MissedRecords > 0 {
