@@ -198,8 +198,8 @@ func TestJSONOutputAndRunsShow(t *testing.T) {
 }
 
 // TestVersion: `version` and `--version` print the same line; with VCS
-// stamping the commit is the checkout's HEAD; -X main.version wins over the
-// build info.
+// stamping the commit and version come from the build info, not from the
+// -X fallbacks.
 func TestVersion(t *testing.T) {
 	out, _, code := runExit(t, ".", os.Environ(), "version")
 	out2, _, code2 := runExit(t, ".", os.Environ(), "--version")
@@ -216,7 +216,7 @@ func TestVersion(t *testing.T) {
 		t.Skip("the checkout is a git worktree (.git is not a directory), which the go command does not stamp: only the unstamped form was checked")
 	}
 	bin := filepath.Join(t.TempDir(), "scheduler")
-	build := exec.Command("go", "build", "-buildvcs=true", "-ldflags", "-X main.version=v9.8.7", "-o", bin, ".")
+	build := exec.Command("go", "build", "-buildvcs=true", "-ldflags", "-X main.version=v9.8.7 -X main.commit=fallback", "-o", bin, ".")
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build -buildvcs=true: %v\n%s", err, b)
 	}
@@ -228,8 +228,8 @@ func TestVersion(t *testing.T) {
 	if err := json.Unmarshal(js, &v); err != nil {
 		t.Fatal(err)
 	}
-	if v.Version != "v9.8.7" || v.Commit != strings.TrimSpace(string(head)) || v.Date == "" {
-		t.Fatalf("stamped build: %+v; want version v9.8.7, commit %s and its time", v, head)
+	if !strings.HasPrefix(v.Version, "v") || v.Version == "v9.8.7" || v.Commit != strings.TrimSpace(string(head)) || v.Date == "" {
+		t.Fatalf("stamped build: %+v; want the module (pseudo-)version, commit %s and its time from the build info", v, head)
 	}
 }
 
@@ -250,11 +250,16 @@ func TestReadVersion(t *testing.T) {
 	if v := readVersion(bi, true); v.Version != "devel" || v.Commit != "" {
 		t.Fatalf("plain build without VCS: %+v", v)
 	}
-	old := commit
-	commit = "feedface"
-	defer func() { commit = old }()
-	if v := readVersion(nil, false); v.Commit != "feedface" {
-		t.Fatalf("ldflags commit not used: %+v", v)
+	oldV, oldC, oldD := version, commit, buildDate
+	version, commit, buildDate = "v2.0.0", "feedface", "2026-11-30T00:00:00Z"
+	defer func() { version, commit, buildDate = oldV, oldC, oldD }()
+	if v := readVersion(bi, true); v.Version != "v2.0.0" || v.Commit != "feedface" || v.Date != "2026-11-30T00:00:00Z" {
+		t.Fatalf("ldflags fallbacks not used for what the build info lacks: %+v", v)
+	}
+	bi.Main.Version = "v1.2.3"
+	bi.Settings = []debug.BuildSetting{{Key: "vcs.revision", Value: "0123456789abcdef"}}
+	if v := readVersion(bi, true); v.Version != "v1.2.3" || v.Commit != "0123456789abcdef" || v.Date != "2026-11-30T00:00:00Z" {
+		t.Fatalf("the build info should win over the ldflags: %+v", v)
 	}
 }
 

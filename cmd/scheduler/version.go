@@ -10,7 +10,9 @@ import (
 )
 
 // Set at build time with -ldflags "-X main.version=v1.2.3 -X main.commit=…
-// -X main.buildDate=…"; each wins over what the build info says.
+// -X main.buildDate=…" for builds without build information of their own
+// (a tree without .git, as in the Docker build); what the build info says
+// wins.
 var (
 	version   string
 	commit    string
@@ -23,12 +25,12 @@ var appVersion string
 // versionInfo is what `scheduler version` prints.
 type versionInfo struct {
 	// Version is the module version: the tag of `go install …@v1.2.3`, the
-	// pseudo-version `go build` derives from the VCS, or -X main.version.
+	// pseudo-version `go build` derives from the VCS, else -X main.version,
+	// else "devel".
 	Version string `json:"version"`
-	// Commit is vcs.revision (or -X main.commit); "" when built outside a
-	// repository.
+	// Commit is vcs.revision, else -X main.commit; "" when neither.
 	Commit string `json:"commit,omitempty"`
-	// Date is the commit's time, vcs.time (or -X main.buildDate).
+	// Date is the commit's time, vcs.time, else -X main.buildDate.
 	Date string `json:"date,omitempty"`
 	// Modified reports uncommitted changes in the build (vcs.modified).
 	Modified bool `json:"modified,omitempty"`
@@ -36,9 +38,10 @@ type versionInfo struct {
 	GoVersion string `json:"go_version"`
 }
 
-// readVersion combines the ldflags variables with the build info.
+// readVersion reads the build info, falling back to the ldflags variables
+// for what it lacks.
 func readVersion(bi *debug.BuildInfo, ok bool) versionInfo {
-	v := versionInfo{GoVersion: runtime.Version()}
+	v := versionInfo{GoVersion: runtime.Version(), Version: version, Commit: commit, Date: buildDate}
 	if ok {
 		v.GoVersion = bi.GoVersion
 		if mv := bi.Main.Version; mv != "" && mv != "(devel)" {
@@ -53,14 +56,6 @@ func readVersion(bi *debug.BuildInfo, ok bool) versionInfo {
 			case "vcs.modified":
 				v.Modified = s.Value == "true"
 			}
-		}
-	}
-	for _, o := range []struct {
-		dst *string
-		val string
-	}{{&v.Version, version}, {&v.Commit, commit}, {&v.Date, buildDate}} {
-		if o.val != "" {
-			*o.dst = o.val
 		}
 	}
 	if v.Version == "" {
