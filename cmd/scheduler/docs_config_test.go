@@ -104,6 +104,31 @@ func noDefault(s string) bool {
 	return s == "" || s == "—" || s == "(none)"
 }
 
+// rateLimitsText renders the code's default rate limits in the README's
+// words and in the README's order of providers ("the framework's: binance
+// 1200/min, yahoo 60/min and 1/s, ..."); a provider the README names that
+// has no limit, or a limit the README leaves out, makes it differ.
+func rateLimitsText(cell string, limits map[string]marketdata.RateLimit) string {
+	rest, _ := strings.CutPrefix(cell, "the framework's: ")
+	var parts []string
+	for _, item := range strings.Split(rest, ", ") {
+		name, _, _ := strings.Cut(item, " ")
+		l, ok := limits[name]
+		if !ok {
+			return fmt.Sprintf("(no default limit for %q)", name)
+		}
+		s := fmt.Sprintf("%s %g/min", name, l.PerMinute)
+		if l.PerSecond > 0 {
+			s += fmt.Sprintf(" and %g/s", l.PerSecond)
+		}
+		parts = append(parts, s)
+	}
+	if len(parts) != len(limits) {
+		return fmt.Sprintf("(the code has default limits for %d providers)", len(limits))
+	}
+	return "the framework's: " + strings.Join(parts, ", ")
+}
+
 // recordEnv is a getenv that answers from vals and records every name read.
 type recordEnv struct {
 	vals map[string]string
@@ -237,6 +262,10 @@ func TestREADMEConfigurationDefaults(t *testing.T) {
 		"NOTIFICATION_DEFAULT_EMAIL": no.DefaultEmail,
 		"NOTIFICATION_WEBHOOK_URL":   no.DefaultWebhookURL,
 	}
+	for _, k := range marketdata.KeyVariables() {
+		want[k] = md.Keys[k]
+	}
+	want["PROVIDER_RATE_LIMITS"] = rateLimitsText(doc["PROVIDER_RATE_LIMITS"], md.RateLimits)
 	if len(md.Routes) != 0 {
 		t.Errorf("DATA_ROUTES: the code has default routes %v; the README says none", md.Routes)
 	}

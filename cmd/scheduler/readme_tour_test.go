@@ -312,7 +312,7 @@ func checkLiveStatus(t *testing.T, addr string) {
 	if err := json.Unmarshal(body, &st); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"database", "notification_delivery", "data_providers", "health", "dispatcher"} {
+	for _, k := range []string{"database", "notification_delivery", "data_providers", "data_provider_config", "health", "dispatcher"} {
 		if _, ok := st[k]; !ok {
 			t.Errorf("/status of the running service lacks %q:\n%s", k, body)
 		}
