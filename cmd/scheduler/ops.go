@@ -210,7 +210,7 @@ func printStatus(w io.Writer, database string, full *action.Status) {
 		fmt.Fprintf(w, "missed-fire records: %d (see: scheduler runs list --status missed)\n", st.MissedRecords)
 	}
 	if len(st.RecentFailures) > 0 {
-		fmt.Fprintln(w, "recent failures:")
+		fmt.Fprintln(w, "recent failures (the whole error: scheduler runs show RUN):")
 		for _, r := range st.RecentFailures {
 			fmt.Fprintf(tw, "  run %d\tschedule %s\t%s\t%s\n", r.ID, r.JobID, r.ScheduledFor.Format(time.RFC3339), firstLine(r.Error, 100))
 		}
