@@ -584,9 +584,13 @@ func (c *Client) newEntry(bars []Bar, tf Timeframe, now time.Time, short int) *e
 func (c *Client) fetchDepth(ctx context.Context, p Provider, symbol string, tf Timeframe, n int, now time.Time) (bars []Bar, short int, err error) {
 	span := n
 	var prev []Bar
+	to := now
 	for widen := 0; ; widen++ {
 		from := tf.Add(tf.Open(now), -span)
-		got, err := c.fetchRange(ctx, p, symbol, tf, from, now, false)
+		// A wider window asks only for what lies before the last one.
+		got, err := c.fetchRange(ctx, p, symbol, tf, from, to, len(prev) > 0)
+		got = append(got, prev...)
+		to = from.Add(-time.Millisecond)
 		if err != nil {
 			if widen > 0 && errors.Is(err, ErrHistoryLimit) {
 				got = prev

@@ -254,21 +254,20 @@ func TestBarStoreRemembersClosedMarketHours(t *testing.T) {
 		if len(first.Closed) != 30 || !first.Closed[29].Time.Equal(hour("2026-11-30T20:00:00Z")) {
 			t.Fatalf("first fetch: %d bars, last %v", len(first.Closed), first.Closed)
 		}
-		w.ex.take()
+		// Widening asks each time only for the hours before the last window.
+		reqs := w.ex.take()
+		if len(reqs) != 3 || !reqs[1].End.Before(reqs[0].Start) || !reqs[2].End.Before(reqs[1].Start) {
+			t.Fatalf("first fetch: requests %+v, want three that do not overlap", reqs)
+		}
 		w.clock.Add(30 * time.Minute)
 		again := w.series(w.client(w.bars(db, 0)), "AAPL", 30, time.Time{})
-		reqs := w.ex.take()
-		// Settled: everything that closed an hour ago (up to 22:00). Each
-		// request starts there, never at a night or the weekend; there is
-		// one per round of the client's widening (30 bars of a market open
-		// 7 hours a day need a window of 30, 120, then 480 hours).
-		if len(reqs) != 3 {
-			t.Fatalf("after restart: requests %+v, want three", reqs)
-		}
-		for _, r := range reqs {
-			if !r.Start.Equal(hour("2026-11-30T22:00:00Z")) {
-				t.Fatalf("after restart: requests %+v, want each from 22:00", reqs)
-			}
+		reqs = w.ex.take()
+		// Settled: everything that closed an hour ago (up to 22:00). The
+		// one request starts there, not at a night or the weekend, although
+		// 30 bars of a market open 7 hours a day need the client to widen
+		// its window twice (30, 120, then 480 hours).
+		if len(reqs) != 1 || !reqs[0].Start.Equal(hour("2026-11-30T22:00:00Z")) {
+			t.Fatalf("after restart: requests %+v, want one from 22:00", reqs)
 		}
 		if len(again.Closed) != 30 || again.Closed[0] != first.Closed[0] {
 			t.Fatalf("after restart: %d bars", len(again.Closed))
