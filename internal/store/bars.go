@@ -205,6 +205,7 @@ func (b *Bars) SaveBars(ctx context.Context, key marketdata.SeriesKey, bars []ma
 
 // upsertBars writes bars in statements of barBatch rows.
 func (b *Bars) upsertBars(ctx context.Context, tx *sql.Tx, id int64, bars []marketdata.Bar) error {
+	lite := b.db.d.name == "sqlite"
 	for len(bars) > 0 {
 		n := min(len(bars), barBatch)
 		var q strings.Builder
@@ -219,7 +220,11 @@ func (b *Bars) upsertBars(ctx context.Context, tx *sql.Tx, id int64, bars []mark
 				if j > 1 {
 					q.WriteByte(',')
 				}
-				q.WriteString("$" + strconv.Itoa(7*i+j))
+				if lite {
+					q.WriteByte('?') // SQLite looks $N names up one by one: slow for thousands
+				} else {
+					q.WriteString("$" + strconv.Itoa(7*i+j))
+				}
 			}
 			q.WriteByte(')')
 			args = append(args, id, x.Time.UnixMilli(), x.Open, x.High, x.Low, x.Close, x.Volume)

@@ -334,7 +334,7 @@ func TestBarStoreRetention(t *testing.T) {
 		if err != nil || st.Bars != 23 || st.Series != 1 {
 			t.Fatalf("stats %+v, %v", st, err)
 		}
-		if db.Dialect() == "postgres" && st.Bytes <= 0 {
+		if st.Bytes <= 0 {
 			t.Fatalf("stats bytes %d", st.Bytes)
 		}
 	})
