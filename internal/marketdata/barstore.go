@@ -80,7 +80,7 @@ func (c *Client) fetchRange(ctx context.Context, p Provider, symbol string, tf T
 		if err != nil {
 			return nil, err
 		}
-		c.store(ctx, key, bars, g, from, to)
+		c.saveFetched(ctx, key, bars, g, from, to)
 		fetched = append(fetched, bars...)
 	}
 	merged := mergeBars(stored, fetched, from, to)
@@ -91,13 +91,13 @@ func (c *Client) fetchRange(ctx context.Context, p Provider, symbol string, tf T
 	return merged, nil
 }
 
-// store saves what a provider answered for the missing stretch g of a
+// saveFetched saves what a provider answered for the missing stretch g of a
 // request for [from, to]: the closed bars and, as complete, the stretch's
 // bar slots that the request covered whole and that are settled — closed
 // before an hour ago (settleAfter), or followed by a later bar in the same
 // answer. The forming bar and anything after it are never stored. A store
 // failure is logged; the fetched bars are served all the same.
-func (c *Client) store(ctx context.Context, key SeriesKey, bars []Bar, g Span, from, to time.Time) {
+func (c *Client) saveFetched(ctx context.Context, key SeriesKey, bars []Bar, g Span, from, to time.Time) {
 	tf := key.Timeframe
 	clock := c.opts.Now()
 	a, b := g.From, g.To

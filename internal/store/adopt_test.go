@@ -129,8 +129,10 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 					t.Errorf("indexes added %v lack %q", rep.IndexesAdded, want)
 				}
 			}
-			if !slices.Contains(rep.TablesAdded, "notifications") {
-				t.Errorf("tables added %v lack notifications", rep.TablesAdded)
+			for _, want := range []string{"notifications", "market_series", "market_bars", "market_bar_spans"} {
+				if !slices.Contains(rep.TablesAdded, want) {
+					t.Errorf("tables added %v lack %s", rep.TablesAdded, want)
+				}
 			}
 			if got := columnTypes(t, raw.SQL()); !mapsEqual(got, typesBefore) {
 				t.Fatalf("dry run changed columns:\n%v\n%v", typesBefore, got)

@@ -347,8 +347,10 @@ func (b *Bars) Prune(ctx context.Context) (PruneResult, error) {
 
 // BarStats describes the bar store's content.
 type BarStats struct {
+	// Series is the number of (provider, symbol, timeframe) series.
 	Series int64 `json:"series"`
-	Bars   int64 `json:"bars"`
+	// Bars is the number of stored bars.
+	Bars int64 `json:"bars"`
 	// Bytes is the space the three tables and their indexes take
 	// (PostgreSQL: pg_total_relation_size; SQLite: the dbstat table, 0 when
 	// the build lacks it).
