@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -376,6 +377,33 @@ func TestBarStoreConcurrentUpsert(t *testing.T) {
 		}
 		if len(got) != 17 || len(spans) != 1 || !spans[0].From.Equal(t0) || !spans[0].To.Equal(t0.Add(17*time.Hour)) {
 			t.Fatalf("%d bars, spans %+v; want 17 bars in one span", len(got), spans)
+		}
+	})
+}
+
+// A feed that publishes late leaves no hole: a stretch without bars is
+// taken as complete only an hour after it closed (or when a later bar came
+// with it), so the bar published late is fetched when it appears.
+func TestBarStoreLateFeedLeavesNoHole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newBarWorld(t, hour("2026-11-30T10:20:00Z"))
+		var delay atomic.Int64
+		delay.Store(int64(90 * time.Minute))
+		w.ex.trading = func(_ string, at time.Time) bool { return !at.After(w.clock.Now().Add(-time.Duration(delay.Load()))) }
+		late := w.series(w.client(w.bars(db, 0)), "BTCUSDT", 20, time.Time{})
+		if last := late.Closed[len(late.Closed)-1].Time; !last.Equal(hour("2026-11-30T08:00:00Z")) {
+			t.Fatalf("delayed feed: last bar %s, want 08:00", last)
+		}
+		w.ex.take()
+		delay.Store(0) // the feed catches up
+		w.clock.Add(5 * time.Minute)
+		s := w.series(w.client(w.bars(db, 0)), "BTCUSDT", 20, time.Time{})
+		reqs := w.ex.take()
+		if len(reqs) != 1 || !reqs[0].Start.Equal(hour("2026-11-30T09:00:00Z")) {
+			t.Fatalf("after the feed caught up: requests %+v, want one from 09:00", reqs)
+		}
+		if last := s.Closed[len(s.Closed)-1].Time; !last.Equal(hour("2026-11-30T09:00:00Z")) || len(s.Gaps) != 0 {
+			t.Fatalf("after the feed caught up: last bar %s, gaps %v; want 09:00 and none", last, s.Gaps)
 		}
 	})
 }
