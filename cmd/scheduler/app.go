@@ -48,6 +48,8 @@ type app struct {
 	metrics *metrics.Metrics
 	// market is the process's market data client (shared cache).
 	market *marketdata.Client
+	// bars is the bar store behind the market data cache (BAR_RETENTION).
+	bars *store.Bars
 }
 
 // newLogger returns a JSON logger in production and a text logger otherwise.
@@ -107,6 +109,8 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 	a.metrics = metrics.New(metrics.Options{Version: appVersion, Environment: cfg.TradingEnv})
 	a.dataOpts.OnOutcome = func(o marketdata.Outcome) { a.metrics.DataFetched(o.Provider, o.Result, o.Duration) }
 	a.dataOpts.Logger = a.log
+	a.bars = a.db.Bars(cfg.BarRetention)
+	a.dataOpts.BarStore = a.bars
 	market, err := marketdata.New(a.dataOpts)
 	if err != nil {
 		a.db.Close()
