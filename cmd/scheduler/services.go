@@ -39,7 +39,7 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 	}
 	started := time.Now()
 	h := api.New(api.Deps{Store: a.db, Actions: acts, Engine: e, Token: a.cfg.APIToken,
-		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: version,
+		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: appVersion,
 		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
 		Status: a.statusSections})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
@@ -64,7 +64,7 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 
 // statusSections adds the parts of /status the API does not know about.
 func (a *app) statusSections(ctx context.Context) map[string]any {
-	out := map[string]any{"database": a.db.Dialect()}
+	out := map[string]any{"database": map[string]string{"dialect": a.db.Dialect(), "location": a.databaseLocation()}}
 	for name, f := range a.status {
 		out[name] = f(ctx)
 	}

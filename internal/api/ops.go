@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
@@ -39,17 +40,19 @@ func (s *server) notReady(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := s.d.Store.Ping(ctx); err != nil {
-		return "database unreachable: " + err.Error()
+		s.log.Warn("readiness: database ping failed", "err", err)
+		return "database unreachable: " + store.Describe(err)
 	}
 	if _, err := s.d.Store.CountSchedules(ctx); err != nil {
-		return "database not migrated (job_schedules unreadable): " + err.Error()
+		s.log.Warn("readiness: job_schedules unreadable", "err", err)
+		return "database not migrated (job_schedules unreadable): " + store.Describe(err)
 	}
 	running, err := s.d.Engine.Running()
 	if !running {
 		return "engine loop is not running"
 	}
 	if err != nil {
-		return "engine loop is failing: " + err.Error()
+		return "engine loop is failing: " + store.Describe(err)
 	}
 	return ""
 }
@@ -70,9 +73,12 @@ type scheduleRef struct {
 	Error     string     `json:"error,omitempty"`
 }
 
+// runRef is a run in /status. schedule_id is a number, as everywhere in
+// the API (job_id is text in the framework's ORM model; a value that is
+// not a number is shown as 0).
 type runRef struct {
 	RunID        int64      `json:"run_id"`
-	ScheduleID   string     `json:"schedule_id"`
+	ScheduleID   int64      `json:"schedule_id"`
 	JobType      string     `json:"job_type"`
 	Kind         string     `json:"kind"`
 	ScheduledFor time.Time  `json:"scheduled_for"`
@@ -85,7 +91,8 @@ type runRef struct {
 func runRefs(runs []store.Run) []runRef {
 	out := make([]runRef, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, runRef{RunID: r.ID, ScheduleID: r.JobID, JobType: r.JobType, Kind: r.Kind,
+		sid, _ := strconv.ParseInt(r.JobID, 10, 64)
+		out = append(out, runRef{RunID: r.ID, ScheduleID: sid, JobType: r.JobType, Kind: r.Kind,
 			ScheduledFor: r.ScheduledFor, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Owner: r.LeaseOwner, Error: r.Error})
 	}
 	return out
@@ -112,7 +119,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	running, loopErr := s.d.Engine.Running()
 	eng := map[string]any{"running": running, "active_runs": s.d.Engine.Active()}
 	if loopErr != nil {
-		eng["error"] = loopErr.Error()
+		eng["error"] = store.Describe(loopErr) // the whole error is in the log
 	}
 	out := map[string]any{
 		"version":        s.d.Version,
@@ -129,16 +136,10 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	full, err := s.d.Actions.Status(ctx)
 	if err != nil {
 		s.log.Error("status: reading store stats failed", "err", err)
-		out["store_error"] = err.Error()
+		out["store_error"] = store.Describe(err)
 		code = http.StatusServiceUnavailable
 	} else {
-		st := full.Stats
-		out["schedules"] = map[string]any{"total": st.Schedules, "enabled": st.Enabled, "invalid": scheduleRefs(st.Invalid, false)}
-		out["runs"] = map[string]any{"in_progress": len(st.Running), "running": runRefs(st.Running), "by_status": st.RunsByStatus}
-		out["next_fires"] = scheduleRefs(st.NextDue, true)
-		out["recent_failures"] = runRefs(st.RecentFailures)
-		out["missed_fires"] = st.MissedRecords
-		out["outbox"] = map[string]any{"by_status": st.OutboxByStatus, "oldest_pending_seconds": st.OldestPendingAge}
+		maps.Copy(out, StatusSections(full))
 	}
 	if s.d.Status != nil {
 		for k, v := range s.d.Status(ctx) {
@@ -160,6 +161,22 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, code, out)
+}
+
+// StatusSections returns the sections of GET /status read from the
+// database (schedules, runs, next_fires, recent_failures, missed_fires,
+// outbox), as `scheduler status --json` also prints them when no service
+// runs.
+func StatusSections(full *action.Status) map[string]any {
+	st := full.Stats
+	return map[string]any{
+		"schedules":       map[string]any{"total": st.Schedules, "enabled": st.Enabled, "invalid": scheduleRefs(st.Invalid, false)},
+		"runs":            map[string]any{"in_progress": len(st.Running), "running": runRefs(st.Running), "by_status": st.RunsByStatus},
+		"next_fires":      scheduleRefs(st.NextDue, true),
+		"recent_failures": runRefs(st.RecentFailures),
+		"missed_fires":    st.MissedRecords,
+		"outbox":          map[string]any{"by_status": st.OutboxByStatus, "oldest_pending_seconds": st.OldestPendingAge},
+	}
 }
 
 // ReloadResult is the response of POST /api/v1/reload: the enabled
