@@ -18,21 +18,21 @@ var Examples = map[string]string{
 	"alert": `{
   "ticker": "BTCUSDT",
   "timeframe": "1h",
-  "rule": {"crosses_below": [{"indicator": {"type": "RSI", "params": {"period": 14}}}, {"value": 30}]},
+  "rule": {"crosses_below": {"lhs": {"indicator": {"type": "RSI", "params": {"period": 14}}}, "rhs": {"value": 30}}},
   "rearm": {"enabled": true, "cooldown_minutes": 60},
   "notify": {"channels": ["log"]}
 }`,
 	"screener": `{
   "tickers": ["BTCUSDT", "ETHUSDT"],
   "timeframe": "1h",
-  "rule": {"lt": [{"indicator": {"type": "RSI", "params": {"period": 14}}}, {"value": 30}]},
+  "rule": {"lt": {"lhs": {"indicator": {"type": "RSI", "params": {"period": 14}}}, "rhs": {"value": 30}}},
   "notify": {"channels": ["log"]}
 }`,
 	"data_processing": `{"script_path": "src/data/vix.py", "timeout_seconds": 600}`,
 	"script":          `{"script_path": "src/data/vix.py", "timeout_seconds": 600}`,
-	"report":          `{"period": "daily"}`,
-	"notification":    `{"title": "Reminder", "message": "Check the positions", "channels": ["log"]}`,
-	"schedule":        `{"action": "cleanup", "parameters": {"days_to_keep": 30}}`,
+	"report":          `{"report_type": "daily", "period_hours": 24, "notify": {"channels": ["log"]}}`,
+	"notification":    `{"title": "Reminder", "message": "Review open positions", "channels": ["log"], "priority": "normal"}`,
+	"schedule":        `{"action": "cleanup", "parameters": {"cleanup_older_than": 30}}`,
 	"backup":          `{}`,
 }
 
@@ -50,7 +50,7 @@ type formData struct {
 // formValues are the form's fields as typed.
 type formValues struct {
 	UserID, Name, JobType, Target, Cron, Timezone, TaskParams string
-	Enabled                                                    bool
+	Enabled                                                   bool
 }
 
 func (s *Server) newSchedule(w http.ResponseWriter, r *http.Request) {

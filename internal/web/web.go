@@ -127,6 +127,21 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// APIPaths are the paths Mount sends to the API; every other path is the
+// dashboard's.
+var APIPaths = []string{"/api/", "/healthz", "/readyz", "/status", "/metrics"}
+
+// Mount returns the handler of the HTTP listener: APIPaths served by
+// apiHandler, everything else by dash.
+func Mount(apiHandler, dash http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", dash)
+	for _, p := range APIPaths {
+		mux.Handle(p, apiHandler)
+	}
+	return mux
+}
+
 type route struct {
 	pattern string
 	h       http.HandlerFunc
