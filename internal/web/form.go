@@ -144,10 +144,19 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, id int64, f f
 	s.render(w, r, "form", title, formData{ID: id, F: f, Errors: errs, General: general, JobTypes: store.JobTypes, Examples: Examples})
 }
 
+// ValidateAnswer is the answer of the dashboard's POST /ui/validate: the
+// status and JSON body POST /api/v1/validate gave for the same body. It is
+// sent with status 200 so that a schedule being typed, invalid most of the
+// time, is not a failed request in the browser.
+type ValidateAnswer struct {
+	Status int             `json:"status"`
+	Answer json.RawMessage `json:"answer"`
+}
+
 // validate serves the form's check as the user types: the JSON body goes
 // to the API's POST /api/v1/validate unchanged (inside this process, as
-// this service's own client), and its answer comes back as it is — the
-// form shows exactly what the API and the CLI would say.
+// this service's own client) and its answer comes back whole — the form
+// shows exactly what the API and the CLI would say.
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	if s.d.API == nil {
 		http.Error(w, "validation is not available", http.StatusNotImplemented)
@@ -171,9 +180,13 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := &captured{header: http.Header{}}
 	s.d.API.ServeHTTP(rec, req)
+	out, err := json.Marshal(ValidateAnswer{Status: rec.code, Answer: json.RawMessage(rec.body.Bytes())})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(rec.code)
-	_, _ = w.Write(rec.body.Bytes())
+	_, _ = w.Write(out)
 }
 
 // captured keeps a response written by the API handler.

@@ -64,9 +64,11 @@
         method: "POST", credentials: "same-origin", body: text,
         headers: { "Content-Type": "application/json", "X-CSRF-Token": form.getAttribute("data-csrf") }
       }).then(function (r) {
-        return r.json().then(function (j) { return { status: r.status, body: j }; });
-      }).then(function (res) {
+        if (!r.ok) return { status: r.status, answer: { error: "HTTP " + r.status } };
+        return r.json();
+      }).then(function (v) {
         if (mine !== seq) return;
+        var res = { status: v.status, body: v.answer || {} };
         var gen = "";
         if (res.status !== 200) {
           var problems = res.body.problems || [];
