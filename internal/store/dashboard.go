@@ -6,10 +6,12 @@ package store
 // the same with a million runs as with a hundred.
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -168,7 +170,9 @@ func (s *DB) RunPage(ctx context.Context, q RunPageQuery) (*RunPage, error) {
 		if err := s.checkID(colJobID, "schedule_id", q.ScheduleID); err != nil {
 			return nil, fmt.Errorf("run page: %w", err)
 		}
-		add("job_id = $%d", s.jobIDArg(q.ScheduleID))
+		// job_type IN (...) lets the unique (job_type, job_id, scheduled_for)
+		// index serve the lookup, as in ListRuns.
+		add("job_type IN ("+jobTypeList()+") AND job_id = $%d", s.jobIDArg(q.ScheduleID))
 	}
 	if q.JobType != "" {
 		add("job_type = $%d", q.JobType)
@@ -200,6 +204,15 @@ func (s *DB) RunPage(ctx context.Context, q RunPageQuery) (*RunPage, error) {
 		page.Runs, page.More = runs[:q.Limit], true
 	}
 	return page, nil
+}
+
+// jobTypeList is JobTypes as an SQL list of literals.
+func jobTypeList() string {
+	types := make([]string, len(JobTypes))
+	for i, t := range JobTypes {
+		types[i] = "'" + t + "'"
+	}
+	return strings.Join(types, ",")
 }
 
 // NotificationPage reads up to limit outbox notifications with status (all
@@ -303,10 +316,6 @@ func (s *DB) Overview(ctx context.Context, now time.Time) (*Overview, error) {
 		return rows.Err()
 	}
 	dayAgo := now.Add(-24 * time.Hour)
-	if err := counts(`SELECT `+shownStatus+`, COUNT(*) FROM job_schedule_runs WHERE scheduled_for >= $1 AND scheduled_for <= $2 GROUP BY 1`,
-		o.RunsByStatus, s.ts(dayAgo), s.ts(now)); err != nil {
-		return nil, fmt.Errorf("overview: runs: %w", err)
-	}
 	if err := counts(`SELECT status, COUNT(*) FROM notifications GROUP BY status`, o.OutboxByStatus); err != nil {
 		return nil, fmt.Errorf("overview: outbox: %w", err)
 	}
@@ -318,7 +327,7 @@ func (s *DB) Overview(ctx context.Context, now time.Time) (*Overview, error) {
 		s.ts(now.Add(24*time.Hour))); err != nil {
 		return nil, fmt.Errorf("overview: next fires: %w", err)
 	}
-	if o.Failing, err = s.failing(ctx, dayAgo, now); err != nil {
+	if o.Failing, err = s.failing(ctx, dayAgo, now, o.RunsByStatus); err != nil {
 		return nil, fmt.Errorf("overview: failing: %w", err)
 	}
 	if err := s.lastHour(ctx, now, &o.LastHour); err != nil {
@@ -346,32 +355,40 @@ func (s *DB) schedulesWhere(ctx context.Context, cond string, args ...any) ([]Sc
 	return out, rows.Err()
 }
 
-// failing finds the schedules whose newest finished runs in [from, to]
-// failed, with the length of the streak.
-func (s *DB) failing(ctx context.Context, from, to time.Time) ([]Failing, error) {
-	rows, err := s.query(ctx, s.db, `SELECT COALESCE(`+s.scheduleIDOf("job_id")+`, 0), id, status, COALESCE(error, '')
-		FROM job_schedule_runs WHERE scheduled_for >= $1 AND scheduled_for <= $2 AND status IN ('completed', 'failed')
+// failing reads the runs scheduled in [from, to] once: it counts them by
+// shown status into byStatus and finds the schedules whose newest finished
+// runs failed, with the length of the streak.
+func (s *DB) failing(ctx context.Context, from, to time.Time, byStatus map[string]int) ([]Failing, error) {
+	rows, err := s.query(ctx, s.db, `SELECT COALESCE(CAST(job_id AS TEXT), ''), id, `+shownStatus+`
+		FROM job_schedule_runs WHERE scheduled_for >= $1 AND scheduled_for <= $2
 		ORDER BY scheduled_for DESC, id DESC`, s.ts(from), s.ts(to))
 	if err != nil {
 		return nil, err
 	}
 	type streak struct {
-		n      int
-		done   bool
-		runID  int64
-		errMsg string
+		n     int
+		done  bool
+		runID int64
 	}
 	by := map[int64]*streak{}
 	for rows.Next() {
-		var sid, rid int64
-		var st, msg string
-		if err := rows.Scan(&sid, &rid, &st, &msg); err != nil {
+		var jobID, st string
+		var rid int64
+		if err := rows.Scan(&jobID, &rid, &st); err != nil {
 			rows.Close()
 			return nil, err
 		}
+		byStatus[st]++
+		sid, perr := strconv.ParseInt(jobID, 10, 64)
+		if perr != nil {
+			continue // another writer's row
+		}
+		if st != StatusFailed && st != StatusCompleted {
+			continue
+		}
 		k := by[sid]
 		if k == nil {
-			k = &streak{runID: rid, errMsg: msg}
+			k = &streak{runID: rid}
 			by[sid] = k
 		}
 		if k.done {
@@ -397,20 +414,51 @@ func (s *DB) failing(ctx context.Context, from, to time.Time) ([]Failing, error)
 		if d := by[b].n - by[a].n; d != 0 {
 			return d
 		}
-		return int(a - b)
+		return cmp.Compare(a, b)
 	})
 	ids = ids[:min(len(ids), 20)]
-	var out []Failing
-	for _, id := range ids {
-		sc, err := s.schedulesWhere(ctx, `id = $1`, id)
-		if err != nil {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	idSQL, idArgs := idList(ids)
+	list, err := s.schedulesWhere(ctx, `id IN (`+idSQL+`)`, idArgs...)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[int64]Schedule{}
+	for _, sc := range list {
+		byID[sc.ID] = sc
+	}
+	runIDs := make([]int64, len(ids))
+	for i, id := range ids {
+		runIDs[i] = by[id].runID
+	}
+	runSQL, runArgs := idList(runIDs)
+	errs := map[int64]string{}
+	rows, err = s.query(ctx, s.db, `SELECT id, COALESCE(error, '') FROM job_schedule_runs WHERE id IN (`+runSQL+`)`, runArgs...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var msg string
+		if err := rows.Scan(&id, &msg); err != nil {
 			return nil, err
 		}
-		if len(sc) == 0 {
+		errs[id] = msg
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var out []Failing
+	for _, id := range ids {
+		sc, ok := byID[id]
+		if !ok {
 			continue // deleted since
 		}
 		k := by[id]
-		out = append(out, Failing{Schedule: sc[0], Streak: k.n, LastError: k.errMsg, LastRunID: k.runID})
+		out = append(out, Failing{Schedule: sc, Streak: k.n, LastRunID: k.runID, LastError: errs[k.runID]})
 	}
 	return out, nil
 }

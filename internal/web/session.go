@@ -1,7 +1,9 @@
 package web
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
@@ -34,14 +36,30 @@ type session struct {
 type sessionKey struct{}
 
 // sessions are kept in memory: a restart asks for the token again.
+// Without a token nothing is kept: the cookie is a random id and its CSRF
+// token an HMAC of it under a key of this process (anonymous).
 type sessions struct {
 	mu  sync.Mutex
 	m   map[string]*session
 	now func() time.Time
+	key []byte
 }
 
 func newSessions(now func() time.Time) *sessions {
-	return &sessions{m: map[string]*session{}, now: now}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	return &sessions{m: map[string]*session{}, now: now, key: key}
+}
+
+// anonymous returns the session of a browser without a token: id is the
+// cookie ("" for a new browser, which gets a random one).
+func (ss *sessions) anonymous(id string) (s *session, isNew bool) {
+	if len(id) != 64 {
+		id, isNew = randomHex(32), true
+	}
+	m := hmac.New(sha256.New, ss.key)
+	m.Write([]byte(id))
+	return &session{id: id, csrf: hex.EncodeToString(m.Sum(nil)), authed: true}, isNew
 }
 
 func randomHex(n int) string {
@@ -129,14 +147,20 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*session, bool) 
 		return refuse(status, msg)
 	}
 	var sess *session
+	cookie := ""
 	if c, err := r.Cookie(SessionCookie); err == nil {
-		sess = s.sessions.get(c.Value)
+		cookie = c.Value
+	}
+	if s.d.Token == "" {
+		var isNew bool
+		if sess, isNew = s.sessions.anonymous(cookie); isNew {
+			setCookie(w, r, sess)
+		}
+	} else {
+		sess = s.sessions.get(cookie)
 	}
 	open := strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/login"
 	switch {
-	case sess == nil && s.d.Token == "":
-		sess = s.sessions.create(true)
-		setCookie(w, r, sess)
 	case (sess == nil || !sess.authed) && !open:
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
