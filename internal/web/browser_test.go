@@ -289,15 +289,24 @@ func textOf(t *testing.T, ctx context.Context, sel string) string {
 	return get(t, ctx, "read "+sel, chromedp.Text(chromedp.CSS(sel)))
 }
 
-// waitJS polls a JavaScript condition until it holds (or fails the test
-// after timeout).
+// waitJS polls a JavaScript condition until it holds, across page loads
+// (an evaluation cut short by a navigation is tried again), and fails the
+// test after timeout.
 func waitJS(t *testing.T, ctx context.Context, what, cond string, timeout time.Duration) {
 	t.Helper()
-	tctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if _, err := chromedp.Run(tctx, chromedp.Poll[bool](cond, chromedp.WithPollingInterval(100*time.Millisecond))); err != nil {
-		t.Fatalf("%s: %v\npage: %s", what, err, pageText(ctx))
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		tctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ok, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`(() => { try { return !!(`+cond+`); } catch (e) { return false; } })()`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond) // polling the page with a deadline
 	}
+	t.Fatalf("%s: not true within %s (last error: %v)\npage: %s", what, timeout, last, pageText(ctx))
 }
 
 // checkClean fails the test with the problems seen on page.
@@ -423,7 +432,8 @@ func browserFlows(t *testing.T, db *store.DB, databaseURL, shots string) {
 	checkClean(t, "create", probs)
 
 	// Run it now and watch the run appear and finish on the live runs page.
-	do(t, ctx, "run now", chromedp.Click(id("run-now")), chromedp.WaitVisible(css(".flash")))
+	do(t, ctx, "run now", chromedp.Click(id("run-now")))
+	waitJS(t, ctx, "run requested", `location.search.includes("done=run") && document.readyState === "complete"`, 10*time.Second)
 	sid := loc[strings.LastIndex(loc, "/")+1:]
 	if i := strings.IndexByte(sid, '?'); i >= 0 {
 		sid = sid[:i]
@@ -446,7 +456,8 @@ func browserFlows(t *testing.T, db *store.DB, databaseURL, shots string) {
 	// Retry the dead notification; the service delivers it.
 	retry := fmt.Sprintf("retry-%d", data.dead)
 	do(t, ctx, "retry", chromedp.Navigate(u("/notifications?status=dead")), chromedp.WaitVisible(id(retry)),
-		chromedp.Click(id(retry)), chromedp.WaitVisible(css(".flash")))
+		chromedp.Click(id(retry)))
+	waitJS(t, ctx, "retry done", `location.search.includes("done=retried") && document.readyState === "complete"`, 10*time.Second)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		n, err := db.Outbox().Get(context.Background(), data.dead)
