@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -493,7 +494,7 @@ func clearInput(elementID string) chromedp.Action[chromedp.Void] {
 }
 
 // screenshot writes the page at desktop and phone width as NAME-desktop.png
-// and NAME-phone.png into dir.
+// and NAME-phone.png into dir, and in the dark scheme as NAME-dark.png.
 func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -514,5 +515,18 @@ func screenshot(t *testing.T, ctx context.Context, dir, name string) {
 			t.Fatal(err)
 		}
 	}
+	// And dark (prefers-color-scheme) at desktop width.
 	do(t, ctx, "reset viewport", chromedp.EmulateViewport(1280, 900))
+	dark := func(on string) {
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: on}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dark("dark")
+	buf := get(t, ctx, "screenshot "+name, chromedp.CaptureScreenshot())
+	dark("")
+	if err := os.WriteFile(filepath.Join(dir, name+"-dark.png"), buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
