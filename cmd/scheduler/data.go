@@ -60,6 +60,7 @@ serve the request; each provider's reason is printed.`,
 	cmd.Flags().StringVar(&f.provider, "provider", "", "pin one provider instead of the configured chain")
 	cmd.Flags().StringVar(&f.format, "format", "table", "output: table or csv")
 	_ = cmd.MarkFlagRequired("symbol")
+	cmd.Long += "\n\nProviders, the variables that configure them and their default rate limits\n(PROVIDER_RATE_LIMITS overrides them):\n\n" + marketdata.ProviderHelp()
 	return cmd
 }
 
@@ -99,6 +100,7 @@ func runDataFetch(ctx context.Context, f dataFetchFlags, getenv func(string) str
 			var np *marketdata.NoProviderError
 			if errors.As(err, &np) {
 				fmt.Fprintf(stderr, "no provider could serve %s %s (chain: %s):\n", f.symbol, tf, strings.Join(chain, " → "))
+				defer fmt.Fprintln(stderr, providerSummary(client.ProviderStates()))
 				for _, a := range np.Attempts {
 					fmt.Fprintf(stderr, "  %s (as %s): %v\n", a.Provider, client.ProviderSymbol(a.Provider, f.symbol), a.Err)
 				}
@@ -117,6 +119,7 @@ func runDataFetch(ctx context.Context, f dataFetchFlags, getenv func(string) str
 func printDataSeries(w io.Writer, s marketdata.Series, chain []string, client *marketdata.Client) error {
 	fmt.Fprintf(w, "%s %s: %d closed bars from %s (as %s); chain %s\n",
 		s.Symbol, s.Timeframe, len(s.Closed), s.Provider, s.ProviderSymbol, strings.Join(chain, " → "))
+	fmt.Fprintln(w, providerSummary(client.ProviderStates()))
 	if p, ok := client.Provider("binance"); ok && s.Provider == "binance" {
 		if b, ok := p.(*marketdata.Binance); ok && b.UsedWeight() >= 0 {
 			fmt.Fprintf(w, "binance used weight this minute: %d\n", b.UsedWeight())

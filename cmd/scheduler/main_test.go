@@ -105,7 +105,8 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 	if addr == nil {
 		t.Fatalf("no HTTP address in logs:\n%s", logs.String())
 	}
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": `"ready": true`, "/metrics": "scheduler_runs_total", "/status": `"database": {`} {
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": `"ready": true`, "/metrics": "scheduler_runs_total", "/status": `"database": {`,
+		"/status?providers": `"data_provider_config": [`} {
 		resp, err := http.Get("http://" + addr[1] + path)
 		if err != nil {
 			t.Fatalf("GET %s: %v", path, err)

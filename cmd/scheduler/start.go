@@ -66,6 +66,7 @@ func serve(ctx context.Context, a *app) error {
 	}
 	a.outbox = disp
 	a.status["data_providers"] = func(context.Context) any { return a.market.Breakers() }
+	a.status["data_provider_config"] = func(context.Context) any { return a.market.ProviderStates() }
 	health := &healthChecker{a: a}
 	a.status["health"] = health.snapshot
 	go health.run(ctx)

@@ -224,6 +224,9 @@ func TranslateBot(taskParams []byte) (*BotOrigin, error) {
 		}
 		if rm != nil {
 			out["rearm"] = rm
+			if b.Shape != BotShapeRule {
+				out["rule"] = crossingHeld(out["rule"], rm["persistence_bars"])
+			}
 		}
 	}
 	if _, ok := out["rearm"]; !ok && b.Shape != BotShapeRule {
@@ -441,6 +444,24 @@ func botPrice(path string, m map[string]any, meta *botMeta) (map[string]any, err
 	return map[string]any{op: map[string]any{"lhs": map[string]any{"field": "close"}, "rhs": map[string]any{"value": level}}}, nil
 }
 
+// crossingHeld turns the crossing of a bot price or indicator alert into a
+// comparison when the bot's persistence_bars asks for 2 or more bars: "close
+// above the price (MACD above its signal, ...) on N closed bars in a row" (a
+// crossing holds on one bar only and could never persist).
+func crossingHeld(rule, persistence any) any {
+	n, ok := persistence.(float64)
+	m, isMap := rule.(map[string]any)
+	if !ok || n < 2 || !isMap {
+		return rule
+	}
+	for cross, cmp := range map[string]string{"crosses_above": "gt", "crosses_below": "lt"} {
+		if arg, has := m[cross]; has {
+			return map[string]any{cmp: arg}
+		}
+	}
+	return rule
+}
+
 // botIndicator describes one indicator the bot offers.
 type botIndicator struct {
 	name   string            // the bot's spelling
@@ -627,7 +648,11 @@ func botLeaf(path string, m map[string]any) (map[string]any, error) {
 		ours := map[string]string{"<": "lt", "lt": "lt", "below": "lt", "less_than": "lt", "<=": "lte", "lte": "lte",
 			">": "gt", "gt": "gt", "above": "gt", "greater_than": "gt", ">=": "gte", "gte": "gte",
 			"==": "eq", "=": "eq", "eq": "eq", "equals": "eq", "!=": "ne", "<>": "ne", "ne": "ne", "not_equal": "ne"}[o]
-		return cmp(ours, ind(""), v), nil
+		main := "" // the indicator's main line: its first output
+		if d.kind == "bb" {
+			main = "upper" // not the middle band that a rule config defaults to
+		}
+		return cmp(ours, ind(main), v), nil
 	case "crossover", "crosses_above", "cross_above", "crossunder", "crosses_below", "cross_below":
 		dir := "crosses_above"
 		if strings.Contains(o, "under") || strings.Contains(o, "below") {

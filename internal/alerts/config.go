@@ -134,6 +134,10 @@ type Rearm struct {
 	Hysteresis     float64
 	HysteresisType string
 	Direction      string
+	// Ignored lists the keys of the original schema that were given and
+	// have no effect (type, value, bars, side: the original evaluator
+	// never read them), sorted.
+	Ignored []string
 }
 
 // Problem is one validation problem: the JSON path and what is wrong.
@@ -244,6 +248,7 @@ func parse(taskParams []byte, dir string) (*Alert, error) {
 		a.Rearm = p.rearmConfig(rm)
 		if a.Rearm != nil {
 			a.rearm = p.rearmNode(a.Rearm, rm, a.rule)
+			p.checkPersistence(a.Rearm, a.rule, a.rearm)
 		}
 	}
 	if len(p.problems) > 0 {
@@ -299,7 +304,8 @@ func (a *Alert) RearmString() string {
 }
 
 // MarshalJSON returns the canonical task_params: aliases resolved (BOLLINGER
-// band → line, rearm side → direction), defaults of the rule made explicit.
+// band → line), defaults of the rule made explicit, rearm keys without
+// effect left out.
 // Parsing the output gives an equivalent alert.
 func (a *Alert) MarshalJSON() ([]byte, error) {
 	m := map[string]any{"ticker": a.Ticker, "timeframe": string(a.Timeframe), "rule": a.rule.toJSON()}
@@ -445,8 +451,16 @@ func idString(v any) string {
 	return fmt.Sprint(v)
 }
 
-// rearm keys that configure hysteresis, with their aliases.
-var hysteresisKeys = []string{"threshold", "hysteresis", "hysteresis_type", "direction", "type", "value", "side"}
+// rearm keys that configure hysteresis.
+var hysteresisKeys = []string{"threshold", "hysteresis", "hysteresis_type", "direction"}
+
+// originalSchemaRearmKeys are the rearm keys that the original service's
+// schema allowed but its evaluator never read: a rearm object holding only
+// them never re-armed there, and the alert notified on every evaluation on
+// which the rule held (for a crossing: once per crossing). They are accepted
+// and, as there, have no effect: alone (or with "enabled": true) they mean
+// no re-arming, beside other keys they are ignored.
+var originalSchemaRearmKeys = []string{"bars", "side", "type", "value"}
 
 // rearmConfig parses the non-rule keys of the rearm object. It returns nil
 // when the object has problems.
@@ -459,16 +473,20 @@ func (p *parser) rearmConfig(m map[string]any) *Rearm {
 	if c, ok := m["cooldown_minutes"]; ok {
 		r.CooldownMinutes, _ = p.number("rearm.cooldown_minutes", c)
 	}
-	// "bars" is an alias of persistence_bars, "side" of direction, "value"
-	// of threshold; "type" may name the hysteresis type.
-	pb, hasPB := m["persistence_bars"]
-	if b, ok := m["bars"]; ok {
-		if hasPB && fmt.Sprint(b) != fmt.Sprint(pb) {
-			p.addf("rearm.bars", "contradicts persistence_bars (%v vs %v)", b, pb)
+	for _, k := range originalSchemaRearmKeys {
+		if _, ok := m[k]; ok {
+			r.Ignored = append(r.Ignored, k)
 		}
-		pb, hasPB = b, true
 	}
-	if hasPB {
+	_, hasEnabled := m["enabled"]
+	if len(r.Ignored) > 0 && len(r.Ignored) == len(m)-btoi(hasEnabled) {
+		// Only keys the original evaluator never read (and "enabled"): it
+		// kept such an alert TRIGGERED and notified whenever the rule
+		// held, which is what no re-arming does here.
+		r.Enabled = false
+		return r
+	}
+	if pb, ok := m["persistence_bars"]; ok {
 		r.PersistenceBars, _ = p.integer("rearm.persistence_bars", pb, 1, 10000)
 	}
 	if h, ok := m["hysteresis"]; ok {
@@ -477,30 +495,18 @@ func (p *parser) rearmConfig(m map[string]any) *Rearm {
 	if t, ok := m["hysteresis_type"].(string); ok {
 		r.HysteresisType = t
 	}
-	if t, ok := m["type"].(string); ok {
-		switch t {
-		case "percentage", "fixed", "atr":
-			if ht, has := m["hysteresis_type"].(string); has && ht != t {
-				p.addf("rearm.type", "%q contradicts hysteresis_type %q", t, ht)
-			}
-			r.HysteresisType = t
-		case "hysteresis":
-		default:
-			p.addf("rearm.type", "unknown rearm type %q (known: percentage, fixed, atr, hysteresis)", t)
-		}
-	}
-	dir, _ := m["direction"].(string)
-	if s, ok := m["side"].(string); ok {
-		if dir != "" && dir != s {
-			p.addf("rearm.side", "%q contradicts direction %q", s, dir)
-		}
-		dir = s
-	}
-	r.Direction = dir
+	r.Direction, _ = m["direction"].(string)
 	if len(p.problems) > n {
 		return nil
 	}
 	return r
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // rearmNode builds the rearm condition: a rule tree in the rearm object
@@ -518,7 +524,7 @@ func (p *parser) rearmNode(r *Rearm, m map[string]any, rule node) node {
 	}
 	var hystKeys []string
 	for _, k := range hysteresisKeys {
-		if _, ok := m[k]; ok && !(k == "type" && m[k] == "hysteresis") {
+		if _, ok := m[k]; ok {
 			hystKeys = append(hystKeys, k)
 		}
 	}
@@ -544,8 +550,6 @@ func (p *parser) rearmNode(r *Rearm, m map[string]any, rule node) node {
 	cmpOp, val, thr, fireAbove, derived := deriveThreshold(rule)
 	if t, ok := m["threshold"]; ok {
 		thr, _ = p.number("rearm.threshold", t)
-	} else if v, ok := m["value"]; ok {
-		thr, _ = p.number("rearm.value", v)
 	} else if !derived {
 		if len(hystKeys) > 0 {
 			p.addf("rearm.threshold", "required: the rule does not compare a field or indicator with a constant, so there is no threshold to re-arm around")

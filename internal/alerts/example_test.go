@@ -73,3 +73,14 @@ func ExampleDecodeState() {
 	// TRIGGERED 2024-01-01T10:00:00Z 3 <nil>
 	// true
 }
+
+// A rule that can never be true is refused with the reason: a crossing
+// lasts one bar, so it cannot hold on two bars in a row.
+func ExampleParse_neverTrue() {
+	_, err := alerts.Parse([]byte(`{"ticker": "BTCUSDT", "timeframe": "1h",
+		"rule": {"crosses_above": {"lhs": {"field": "close"}, "rhs": {"value": 65000}}},
+		"rearm": {"persistence_bars": 2}}`))
+	fmt.Println(err)
+	// Output:
+	// rearm.persistence_bars: 2 can never be reached: rule.crosses_above holds on one bar at a time (a crossing is over on the next bar), so the rule never holds on 2 bars in a row and the alert would never fire; remove persistence_bars or compare instead of crossing (e.g. gt for crosses_above)
+}

@@ -262,6 +262,11 @@ func (p *parser) change(path string, pct bool, v any) operand {
 		p.addf(path, "must be an object {\"of\": OPERAND, \"bars\": N}, got %s", describeJSON(v))
 		return nil
 	}
+	if _, ok := m["value"]; ok {
+		// moving_up names its operand "value"; change and change_pct "of".
+		p.addf(path+".value", "unknown key: the operand of a change is given as \"of\", e.g. {\"of\": {\"field\": \"close\"}, \"bars\": 24}")
+		return nil
+	}
 	if !p.onlyKeys(path, m, "of", "bars") {
 		return nil
 	}
@@ -407,7 +412,7 @@ func (p *parser) indicator(path string, v any) operand {
 		}
 	}
 	if line == "" {
-		line = outs[0]
+		line = defaultLine(norm.Type, outs)
 	}
 	op := &indicatorOp{spec: norm, line: line, typ: typ, output: output}
 	op.lb = indicators.LookbackFor(norm, p.tf)
@@ -429,6 +434,16 @@ func (p *parser) indicator(path string, v any) operand {
 	op.raw = raw
 	op.ref = p.ref(norm, line)
 	return op
+}
+
+// defaultLine is the line of a multi-output indicator that names none: the
+// middle band of BOLLINGER/BBANDS (the original service's default, its
+// params.band defaulted to middle), else the first output.
+func defaultLine(typ string, outs []string) string {
+	if typ == "BBANDS" {
+		return "middle"
+	}
+	return outs[0]
 }
 
 // indicatorNames builds the label ("MACD(12,26,9).signal", "SMA(20, high)")

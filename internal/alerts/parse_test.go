@@ -34,8 +34,10 @@ var realConfigs = map[string]string{
 	"rearm rule tree": `{"ticker":"BTCUSDT","timeframe":"1h",
 		"rule":{"lt":{"lhs":{"indicator":{"type":"RSI","params":{"period":14}}},"rhs":{"value":30}}},
 		"rearm":{"enabled":true,"gt":{"lhs":{"indicator":{"type":"RSI","params":{"period":14}}},"rhs":{"value":50}}}}`,
-	"rearm schema aliases": `{"ticker":"BTCUSDT","timeframe":"1h","rule":{"lt":{"lhs":{"field":"close"},"rhs":{"value":60000}}},
-		"rearm":{"type":"fixed","value":60000,"bars":3,"side":"below","hysteresis":250}}`,
+	"rearm original schema keys": `{"ticker":"BTCUSDT","timeframe":"1h","rule":{"crosses_below":{"lhs":{"field":"close"},"rhs":{"value":60000}}},
+		"rearm":{"type":"crossing","value":60000,"bars":3,"side":"below"}}`,
+	"rearm original schema keys beside cooldown": `{"ticker":"BTCUSDT","timeframe":"1h","rule":{"lt":{"lhs":{"field":"close"},"rhs":{"value":60000}}},
+		"rearm":{"cooldown_minutes":30,"bars":3,"side":"above"}}`,
 	"atr hysteresis": `{"ticker":"BTCUSDT","timeframe":"1h","rule":{"crosses_above":{"lhs":{"field":"close"},"rhs":{"value":65000}}},
 		"rearm":{"hysteresis_type":"atr","hysteresis":0.5}}`,
 	"rearm disabled": `{"ticker":"BTCUSDT","timeframe":"1h","rule":{"gt":{"lhs":{"field":"close"},"rhs":{"value":1}}},"rearm":{"enabled":false}}`,
@@ -116,9 +118,17 @@ func TestParseDetails(t *testing.T) {
 	if r.Rearm.Mode != "hysteresis" || r.Rearm.PersistenceBars != 2 || r.Rearm.CooldownMinutes != 30 || r.RearmString() != "close <= 64675.00 (65000 − 0.5%)" {
 		t.Errorf("rearm = %+v %q", r.Rearm, r.RearmString())
 	}
-	al := mustParse(t, realConfigs["rearm schema aliases"])
-	if al.Rearm.Threshold != 60000 || al.Rearm.HysteresisType != "fixed" || al.Rearm.PersistenceBars != 3 || al.RearmString() != "close >= 60250.00 (60000 + 250)" {
-		t.Errorf("alias rearm = %+v %q", al.Rearm, al.RearmString())
+	// type, value, bars and side were never read by the original evaluator:
+	// alone they mean no re-arming (every crossing notifies, as there) ...
+	al := mustParse(t, realConfigs["rearm original schema keys"])
+	if al.Rearm.Enabled || al.persist != 1 || al.RearmString() != "" || strings.Join(al.Rearm.Ignored, ",") != "bars,side,type,value" {
+		t.Errorf("original-schema rearm = %+v %q", al.Rearm, al.RearmString())
+	}
+	// ... and beside other keys they change nothing (bars is no persistence,
+	// side no direction).
+	ac := mustParse(t, realConfigs["rearm original schema keys beside cooldown"])
+	if !ac.Rearm.Enabled || ac.persist != 1 || ac.Rearm.CooldownMinutes != 30 || ac.RearmString() != "close >= 60150.00 (60000 + 0.25%)" || strings.Join(ac.Rearm.Ignored, ",") != "bars,side" {
+		t.Errorf("original-schema keys beside cooldown = %+v %q", ac.Rearm, ac.RearmString())
 	}
 	rt := mustParse(t, realConfigs["rearm rule tree"])
 	if rt.Rearm.Mode != "rule" || rt.RearmString() != "RSI(14) > 50" {
@@ -170,6 +180,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad offset", alertJSON(`{"gt":{"lhs":{"field":"close","offset":-1},"rhs":{"value":1}}}`), []string{`rule.gt.lhs.offset: must be a whole number from 0 to 100000, got -1`}},
 		{"fractional offset", alertJSON(`{"gt":{"lhs":{"field":"close","offset":1.5},"rhs":{"value":1}}}`), []string{`rule.gt.lhs.offset: must be a whole number`}},
 		{"between reversed", alertJSON(`{"between":{"value":{"field":"close"},"lower":{"value":5},"upper":{"value":1}}}`), []string{`rule.between: lower 5 is above upper 1`}},
+		{"change_pct with value instead of of", alertJSON(`{"gte":{"lhs":{"change_pct":{"value":{"field":"close"},"bars":24}},"rhs":{"value":10}}}`),
+			[]string{`rule.gte.lhs.change_pct.value: unknown key: the operand of a change is given as "of", e.g. {"of": {"field": "close"}, "bars": 24}`}},
 		{"moving without amount", alertJSON(`{"moving_up":{"value":{"field":"close"},"bars":3}}`), []string{`rule.moving_up: needs exactly one of "pct" or "amount"`}},
 		{"plugin type", alertJSON(`{"plugin":"bbands_signal","params":{"type":"cross_middle"}}`), []string{`rule.params.type: unknown bbands_signal type string "cross_middle"`}},
 		{"unknown plugin", alertJSON(`{"plugin":"vwap_signal","params":{}}`), []string{`rule.plugin: unknown plugin string "vwap_signal"`}},

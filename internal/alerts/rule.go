@@ -593,6 +593,9 @@ func (p *parser) node(path string, v any) node {
 		if len(n.kids) != len(arr) {
 			return nil
 		}
+		if n.and && !p.checkAnd(sub, n) {
+			return nil
+		}
 		return n
 	case op == "not":
 		if arr, isArr := arg.([]any); isArr {
@@ -615,6 +618,9 @@ func (p *parser) node(path string, v any) node {
 			p.addf(sub, "compares two constants (%s, %s); one side must be a field or an indicator", lhs.label(), rhs.label())
 			return nil
 		}
+		if !p.checkCompare(sub, op, lhs, rhs) {
+			return nil
+		}
 		if cmpOps[op] != "" {
 			return &cmpNode{op: op, lhs: lhs, rhs: rhs}
 		}
@@ -634,10 +640,7 @@ func (p *parser) node(path string, v any) node {
 		if val == nil || lo == nil || hi == nil {
 			return nil
 		}
-		l, lc := lo.constant()
-		h, hc := hi.constant()
-		if lc && hc && l > h {
-			p.addf(sub, "lower %s is above upper %s", fmtConst(l), fmtConst(h))
+		if !p.checkRange(sub, op, val, lo, hi) {
 			return nil
 		}
 		return &rangeNode{op: op, val: val, low: lo, high: hi}

@@ -2,6 +2,7 @@ package indicators
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	talib "github.com/markcheno/go-talib"
@@ -92,26 +93,11 @@ func computeATR(in *input, p paramSet, out map[string][]float64) error {
 	return hlc(in, p.int("period"), p.int("period"), talib.Atr, out["value"])
 }
 
-// computeNATR uses talib.Natr, except for period 1 where the port returns the
-// raw true range instead of normalizing it.
+// computeNATR follows TA-Lib's TA_NATR: ATR / close × 100 for periods from
+// 2, and for period 1 the raw true range, not normalized (ta_NATR.c returns
+// TA_TRANGE there, as ta_ATR.c does).
 func computeNATR(in *input, p paramSet, out map[string][]float64) error {
-	n := p.int("period")
-	if n > 1 {
-		return hlc(in, n, n, talib.Natr, out["value"])
-	}
-	if len(in.close) <= 1 {
-		return nil
-	}
-	tr := talib.TRange(in.high, in.low, in.close)
-	v := out["value"]
-	for i := 1; i < len(tr); i++ {
-		if in.close[i] != 0 {
-			v[i] = tr[i] / in.close[i] * 100
-		} else {
-			v[i] = 0
-		}
-	}
-	return nil
+	return hlc(in, p.int("period"), p.int("period"), talib.Natr, out["value"])
 }
 
 func computeADX(in *input, p paramSet, out map[string][]float64) error {
@@ -202,7 +188,8 @@ func computeSTOCHRSI(in *input, p paramSet, out map[string][]float64) error {
 }
 
 // computeVWAP implements the UTC-day anchored VWAP of the package
-// documentation.
+// documentation: each day is anchored at its first bar in the series; the
+// series' first day only when that bar opens at 00:00 UTC.
 func computeVWAP(in *input, _ paramSet, out map[string][]float64) error {
 	v := out["value"]
 	bars := in.bars
@@ -217,7 +204,10 @@ func computeVWAP(in *input, _ paramSet, out map[string][]float64) error {
 		}
 		if d := t.Truncate(dayDuration); i == 0 || !d.Equal(day) {
 			day = d
-			complete = t.Equal(d)
+			// A later day's first bar is its first bar (a gap over
+			// midnight is an outage, not missing data); the series' first
+			// day may have begun before the series.
+			complete = i > 0 || t.Equal(d)
 			pv, vol = 0, 0
 		}
 		tp := (in.high[i] + in.low[i] + in.close[i]) / 3
@@ -230,30 +220,67 @@ func computeVWAP(in *input, _ paramSet, out map[string][]float64) error {
 	return nil
 }
 
+// tradingViewATR is TradingView's ta.atr(n): ta.rma of ta.tr(true), whose
+// first true range (bar 0, no previous close) is high − low; the average is
+// seeded with the mean of the first n true ranges, so its first value is at
+// bar n−1 (TA-Lib's ATR starts one bar later, without bar 0's range).
+func tradingViewATR(in *input, n int) []float64 {
+	atr := nanSlice(len(in.close))
+	if len(in.close) < n {
+		return atr
+	}
+	alpha := 1 / float64(n)
+	sum := 0.0
+	for i := range in.close {
+		tr := in.high[i] - in.low[i]
+		if i > 0 {
+			tr = max(tr, math.Abs(in.high[i]-in.close[i-1]), math.Abs(in.low[i]-in.close[i-1]))
+		}
+		switch {
+		case i < n-1:
+			sum += tr
+		case i == n-1:
+			atr[i] = (sum + tr) / float64(n)
+		default:
+			atr[i] = alpha*tr + (1-alpha)*atr[i-1]
+		}
+	}
+	return atr
+}
+
 // computeSUPERTREND implements TradingView's ta.supertrend (see the package
-// documentation) on TA-Lib's ATR, with +1 meaning up-trend.
+// documentation) on TradingView's ATR, with +1 meaning up-trend.
 func computeSUPERTREND(in *input, p paramSet, out map[string][]float64) error {
 	n, mult := p.int("period"), p["multiplier"]
-	if len(in.close) <= n {
+	first := n - 1
+	if len(in.close) <= first {
 		return nil
 	}
-	atr := talib.Atr(in.high, in.low, in.close, n)
+	atr := tradingViewATR(in, n)
 	st, dir := out["supertrend"], out["direction"]
+	// The bands of the bar before the first are 0 (Pine's nz(band[1])): a
+	// basic band below 0 on the first bar is replaced by 0 unless the
+	// previous close is below it, as in Pine. Bar 0 (period 1) has no
+	// previous close; its bands are the basic bands.
 	var upper, lower float64
-	for i := n; i < len(in.close); i++ {
+	for i := first; i < len(in.close); i++ {
 		mid := (in.high[i] + in.low[i]) / 2
 		basicU, basicL := mid+mult*atr[i], mid-mult*atr[i]
-		if i == n {
+		prevUpper, prevLower, prevClose := upper, lower, math.NaN()
+		if i > 0 {
+			prevClose = in.close[i-1]
+		} else {
 			upper, lower = basicU, basicL
-			dir[i], st[i] = -1, upper
-			continue
 		}
-		prevUpper, prevLower, prevClose := upper, lower, in.close[i-1]
 		if basicU < prevUpper || prevClose > prevUpper {
 			upper = basicU
 		}
 		if basicL > prevLower || prevClose < prevLower {
 			lower = basicL
+		}
+		if i == first {
+			dir[i], st[i] = -1, upper
+			continue
 		}
 		if st[i-1] == prevUpper {
 			if in.close[i] > upper {

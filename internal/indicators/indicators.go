@@ -13,8 +13,8 @@
 // and their defaults (filled in by Normalize):
 //
 //	Type        Params (default)                                         Outputs                  Source
-//	SMA         period (9)                                               value                    yes
-//	EMA         period (9)                                               value                    yes
+//	SMA         period (20)                                              value                    yes
+//	EMA         period (20)                                              value                    yes
 //	WMA         period (9)                                               value                    yes
 //	DEMA        period (9)                                               value                    yes
 //	TEMA        period (9)                                               value                    yes
@@ -23,14 +23,14 @@
 //	BBANDS      period (20, >= 2), dev_up (2), dev_down (2); std_dev     upper, middle, lower     yes
 //	            sets both deviations and cannot be combined with them
 //	ATR         period (14), Wilder smoothing                            value                    no
-//	NATR        period (14), ATR / close * 100                           value                    no
+//	NATR        period (14), ATR / close * 100 (period 1: true range)     value                    no
 //	ADX         period (14, >= 2)                                        adx, plus_di, minus_di   no
-//	PLUS_DI     period (14, >= 2)                                        value                    no
-//	MINUS_DI    period (14, >= 2)                                        value                    no
+//	PLUS_DI     period (14)                                              value                    no
+//	MINUS_DI    period (14)                                              value                    no
 //	CCI         period (20, >= 2)                                        value                    no
 //	MFI         period (14, >= 2)                                        value                    no
 //	OBV         -                                                        value                    no
-//	ROC         period (9)                                               value                    yes
+//	ROC         period (10)                                              value                    yes
 //	MOM         period (10)                                              value                    yes
 //	WILLR       period (14, >= 2)                                        value                    no
 //	SAR         acceleration (0.02), maximum (0.2)                       value                    no
@@ -40,10 +40,22 @@
 //	VWAP        -                                                        value                    no
 //	SUPERTREND  period (10), multiplier (3)                              supertrend, direction    no
 //
-// Periods are whole numbers from 1 (or the minimum shown) to 100000. Default
-// periods follow TradingView's built-in indicators (moving averages 9,
-// Bollinger 20, CCI 20, ROC 9, Stochastic 14/3/3, Stoch RSI 14/14/3/3); the
-// formulas are TA-Lib's. The first output is the default one.
+// Periods are whole numbers from 1 (or the minimum shown) to 100000. A
+// default is the framework's wherever the framework has the indicator (its
+// alert evaluator and the Telegram bot's indicator guide: SMA and EMA 20,
+// RSI 14, Bollinger 20 and 2.0, MACD 12/26/9, ADX, ATR, MFI and Williams %R
+// 14, Stochastic 14/3, CCI 20, ROC 10), else TradingView's built-in one
+// (WMA, DEMA, TEMA 9, MOM 10, Stochastic slowing 3, Stoch RSI 14/14/3/3);
+// the formulas are TA-Lib's. The first output is the default one.
+//
+// Period 1 follows TA-Lib where TA-Lib accepts it: ATR(1) and NATR(1) are
+// the raw true range (TA-Lib returns TA_TRANGE for both, so NATR(1) is not
+// divided by the close), PLUS_DI(1) and MINUS_DI(1) are TA-Lib's one-bar
+// ratios +DM/TR and −DM/TR (not × 100), ROC(1), MOM(1), STOCH and STOCHRSI
+// with periods of 1 are TA-Lib's values. Where TA-Lib refuses period 1
+// (SMA, EMA, WMA, DEMA, TEMA, MACD fast) the value is the source itself,
+// the limit of the formula; MACD with signal 1 has signal = MACD line and
+// hist 0 (TA-Lib accepts signal 1 but returns unusable values there).
 //
 // Source (open, high, low, close, volume, hl2, hlc3, ohlc4; empty means
 // close) applies to the single-series indicators marked "yes"; giving a
@@ -72,24 +84,34 @@
 //	tp(i)   = (high(i) + low(i) + close(i)) / 3
 //	VWAP(i) = sum of tp(j) * volume(j) / sum of volume(j), j = first bar of D .. i
 //
-// The day of a bar is the UTC date of its open time. Bars of a day whose
-// start is not in the series (the first day when the first bar does not open
-// at 00:00 UTC) are NaN, as is any bar whose cumulative day volume is zero.
+// The day of a bar is the UTC date of its open time, and a day is anchored
+// at its first bar in the series, so a day whose 00:00 bar is missing (a gap
+// over midnight, an exchange outage) starts at its first available bar, as
+// TradingView's session VWAP does. Only the series' first day is different:
+// unless its first bar opens at 00:00 UTC, that day began before the series
+// and its bars are NaN. A bar whose cumulative day volume is zero is NaN.
 // VWAP requires bar times in strictly increasing order.
 //
 // # SUPERTREND
 //
 // SUPERTREND is TradingView's ta.supertrend(multiplier, period) with the
-// direction sign flipped so that +1 means up-trend:
+// direction sign flipped so that +1 means up-trend. Its ATR is TradingView's
+// ta.atr, not TA-Lib's ATR: the true range of bar 0 is high − low, and the
+// Wilder average (ta.rma) is seeded with the mean of the first `period` true
+// ranges, so the first value is on bar period−1, one bar earlier than
+// TA-Lib's ATR, and the line matches a TradingView chart that starts on the
+// same bar (TA-Lib's seeding differed by up to 0.4 % over the first ~150
+// bars):
 //
-//	atr(i)   = ATR(period) (Wilder, TA-Lib)
+//	tr(0)    = high(0) - low(0); tr(i) = max(high-low, |high-close(i-1)|, |low-close(i-1)|)
+//	atr(i)   = mean of tr(0..period-1) at i = period-1, then (tr(i) + (period-1) * atr(i-1)) / period
 //	mid(i)   = (high(i) + low(i)) / 2
 //	basicU   = mid(i) + multiplier * atr(i)
 //	basicL   = mid(i) - multiplier * atr(i)
-//	upper(i) = basicU if i is the first bar with an ATR,
-//	           or basicU < upper(i-1), or close(i-1) > upper(i-1); else upper(i-1)
-//	lower(i) = basicL if i is the first bar with an ATR,
-//	           or basicL > lower(i-1), or close(i-1) < lower(i-1); else lower(i-1)
+//	upper(i) = basicU if basicU < upper(i-1) or close(i-1) > upper(i-1); else upper(i-1)
+//	lower(i) = basicL if basicL > lower(i-1) or close(i-1) < lower(i-1); else lower(i-1)
+//	           (before the first bar with an ATR both bands are 0, Pine's
+//	           nz(); bar 0 of period 1 has no previous close and takes the basic bands)
 //	direction(i) = -1 on the first bar with an ATR; otherwise
 //	               if supertrend(i-1) == upper(i-1): +1 if close(i) > upper(i), else -1
 //	               else:                             -1 if close(i) < lower(i), else +1

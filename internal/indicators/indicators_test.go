@@ -319,7 +319,7 @@ func TestLookback(t *testing.T) {
 		spec Spec
 		want int
 	}{
-		{Spec{Type: "SMA"}, 8},
+		{Spec{Type: "SMA"}, 19},
 		{Spec{Type: "BBANDS"}, 19},
 		{Spec{Type: "RSI"}, 14 + 125},
 		{Spec{Type: "ATR"}, 14 + 125},
@@ -462,6 +462,43 @@ func TestCompositeDefinitions(t *testing.T) {
 		d := (tv["k"][i] + tv["k"][i-1] + tv["k"][i-2]) / 3
 		if math.Abs(tv["d"][i]-d) > 1e-9 {
 			t.Errorf("STOCHRSI d[%d] = %v, want SMA3 of k = %v", i, tv["d"][i], d)
+		}
+	}
+}
+
+// TestFrameworkDefaults: a param the configuration leaves out gets the
+// framework's default wherever the framework has the indicator — its alert
+// evaluator (src/common/alerts/alert_evaluator.py: SMA/EMA period 20, RSI 14,
+// BOLLINGER period 20, std_dev 2.0), its bbands_signal plugin and the Telegram
+// bot's indicator guide (json_generator.html: MACD 12/26/9, ADX, ATR, MFI,
+// Williams %R 14, Stochastic K 14 / D 3, CCI 20, ROC 10).
+func TestFrameworkDefaults(t *testing.T) {
+	cases := []struct {
+		typ  string
+		want map[string]float64
+	}{
+		{"SMA", map[string]float64{"period": 20}},
+		{"EMA", map[string]float64{"period": 20}},
+		{"RSI", map[string]float64{"period": 14}},
+		{"BOLLINGER", map[string]float64{"period": 20, "dev_up": 2, "dev_down": 2}},
+		{"MACD", map[string]float64{"fast": 12, "slow": 26, "signal": 9}},
+		{"ADX", map[string]float64{"period": 14}},
+		{"ATR", map[string]float64{"period": 14}},
+		{"MFI", map[string]float64{"period": 14}},
+		{"WILLR", map[string]float64{"period": 14}},
+		{"STOCH", map[string]float64{"fastk_period": 14, "slowd_period": 3}},
+		{"CCI", map[string]float64{"period": 20}},
+		{"ROC", map[string]float64{"period": 10}},
+	}
+	for _, c := range cases {
+		n, err := Normalize(Spec{Type: c.typ})
+		if err != nil {
+			t.Fatalf("%s: %v", c.typ, err)
+		}
+		for k, v := range c.want {
+			if n.Params[k] != v {
+				t.Errorf("%s without %s: %s = %v, the framework's default is %v", c.typ, k, k, n.Params[k], v)
+			}
 		}
 	}
 }

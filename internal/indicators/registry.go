@@ -242,17 +242,18 @@ func init() {
 	value := []string{"value"}
 	for _, ma := range []struct {
 		name   string
+		def    float64 // the framework's default (SMA, EMA), else TradingView's
 		stages int
 		k      int
 		fn     func(x []float64, n int) []float64
 	}{
-		{"SMA", 0, 1, taSMA}, {"EMA", 1, 1, taEMA}, {"WMA", 0, 1, taWMA},
-		{"DEMA", 2, 2, taDEMA}, {"TEMA", 3, 3, taTEMA},
+		{"SMA", 20, 0, 1, taSMA}, {"EMA", 20, 1, 1, taEMA}, {"WMA", 9, 0, 1, taWMA},
+		{"DEMA", 9, 2, 2, taDEMA}, {"TEMA", 9, 3, 3, taTEMA},
 	} {
 		ma := ma
 		d := &definition{
 			name: ma.name, outputs: value, source: true,
-			params:   []paramDef{period("period", 9, 1)},
+			params:   []paramDef{period("period", ma.def, 1)},
 			lookback: periodMinus1Times(ma.k),
 			compute: func(in *input, p paramSet, out map[string][]float64) error {
 				return single(in.src, p.int("period"), ma.k*(p.int("period")-1), ma.fn, out["value"])
@@ -310,14 +311,14 @@ func init() {
 		compute:  computeADX,
 	})
 	register(&definition{
-		name: "PLUS_DI", outputs: value, params: []paramDef{period("period", 14, 2)},
+		name: "PLUS_DI", outputs: value, params: []paramDef{period("period", 14, 1)},
 		lookback: periodLookback, unstable: wilderUnstable("period", 1),
 		compute: func(in *input, p paramSet, out map[string][]float64) error {
 			return hlc(in, p.int("period"), p.int("period"), taPlusDI, out["value"])
 		},
 	})
 	register(&definition{
-		name: "MINUS_DI", outputs: value, params: []paramDef{period("period", 14, 2)},
+		name: "MINUS_DI", outputs: value, params: []paramDef{period("period", 14, 1)},
 		lookback: periodLookback, unstable: wilderUnstable("period", 1),
 		compute: func(in *input, p paramSet, out map[string][]float64) error {
 			return hlc(in, p.int("period"), p.int("period"), taMinusDI, out["value"])
@@ -341,7 +342,7 @@ func init() {
 		compute:  computeOBV,
 	})
 	register(&definition{
-		name: "ROC", outputs: value, source: true, params: []paramDef{period("period", 9, 1)},
+		name: "ROC", outputs: value, source: true, params: []paramDef{period("period", 10, 1)},
 		lookback: periodLookback,
 		compute: func(in *input, p paramSet, out map[string][]float64) error {
 			return single(in.src, p.int("period"), p.int("period"), taROC, out["value"])
@@ -402,7 +403,7 @@ func init() {
 	register(&definition{
 		name: "SUPERTREND", outputs: []string{"supertrend", "direction"},
 		params:   []paramDef{period("period", 10, 1), positive("multiplier", 3)},
-		lookback: periodLookback, unstable: wilderUnstable("period", 1),
+		lookback: periodMinus1Times(1), unstable: wilderUnstable("period", 1),
 		compute: computeSUPERTREND,
 	})
 }

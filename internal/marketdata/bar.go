@@ -1,5 +1,6 @@
 // Package marketdata provides OHLCV bars: the Bar and Timeframe types,
-// providers (Binance, Yahoo, CSV), failover between them, a shared cache and
+// providers (Binance, Yahoo, CSV and nine keyed ones such as FMP and
+// Polygon), per-provider rate limits, failover between them, a shared cache and
 // closed-bar logic.
 package marketdata
 

@@ -66,6 +66,11 @@ func (b *Binance) Bars(ctx context.Context, symbol string, tf Timeframe, from, t
 	var out []Bar
 	start := from
 	for page := 0; page < binanceMaxPages; page++ {
+		if page > 0 {
+			if err := pace(ctx); err != nil {
+				return nil, fmt.Errorf("binance klines %s %s: page %d: %w", symbol, tf, page+1, err)
+			}
+		}
 		bars, err := b.page(ctx, symbol, tf, start, to)
 		if err != nil {
 			return nil, fmt.Errorf("binance klines %s %s: %w", symbol, tf, err)

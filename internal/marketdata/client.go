@@ -71,6 +71,15 @@ type Options struct {
 	// HTTPClient is used by the built-in HTTP providers; nil means a client
 	// without its own timeout (attempts are bounded by Timeout).
 	HTTPClient *http.Client
+	// Keys holds the providers' API keys by variable name (FMP_API_KEY,
+	// ALPACA_API_KEY, ... see KeyVariables). A provider whose variables
+	// are not all set stays unconfigured: naming it in a chain fails with
+	// ErrNotConfigured naming the variable. Keys are never logged.
+	Keys Keys
+	// RateLimits is each provider's request budget, a token bucket shared
+	// by every request of the Client (DefaultRateLimits plus
+	// PROVIDER_RATE_LIMITS). A provider without an entry is not limited.
+	RateLimits map[string]RateLimit
 	// Extra registers more providers, or replaces a built-in one of the
 	// same Name.
 	Extra []Provider
@@ -85,6 +94,9 @@ type Options struct {
 	// Logger receives failover, breaker and short-series messages; nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// baseURLs replaces keyed providers' hosts, by provider name (tests).
+	baseURLs map[string]string
 }
 
 // DefaultOptions returns the documented defaults (the same as
@@ -106,6 +118,7 @@ func DefaultOptions() Options {
 		DefaultLookback: 200,
 		BinanceBaseURL:  DefaultBinanceBaseURL,
 		YahooBaseURL:    DefaultYahooBaseURL,
+		RateLimits:      DefaultRateLimits(),
 	}
 }
 
@@ -173,6 +186,9 @@ type Client struct {
 	sf        singleflight.Group
 	log       *slog.Logger
 
+	limiters    map[string]*limiter
+	maxRateWait time.Duration
+
 	mu       sync.Mutex
 	cooldown map[string]time.Time
 	counts   map[[2]string]uint64
@@ -220,6 +236,9 @@ func New(opts Options) (*Client, error) {
 		log:       opts.Logger,
 		cooldown:  map[string]time.Time{},
 		counts:    map[[2]string]uint64{},
+		limiters:  map[string]*limiter{},
+
+		maxRateWait: maxRateWait,
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -231,6 +250,7 @@ func New(opts Options) (*Client, error) {
 	if opts.CSVDir != "" {
 		c.providers["csv"] = NewCSV(opts.CSVDir)
 	}
+	c.addKeyed()
 	for _, p := range opts.Extra {
 		if p == nil || p.Name() == "" {
 			return nil, errors.New("marketdata options: Extra holds a nil provider or one without a name")
@@ -252,6 +272,12 @@ func New(opts Options) (*Client, error) {
 		if err := c.checkNames(fmt.Sprintf("Routes[%s]", r.Pattern), r.Providers); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.checkConfigured(); err != nil {
+		return nil, err
+	}
+	if err := c.addLimiters(); err != nil {
+		return nil, err
 	}
 	if opts.CacheEnabled {
 		c.cache = newLRU(opts.CacheMaxSeries)
@@ -288,12 +314,19 @@ func (c *Client) Provider(name string) (Provider, bool) {
 	return p, ok
 }
 
-// Breakers returns each provider's circuit breaker state: BreakerClosed,
-// BreakerOpen or BreakerHalfOpen.
+// Breakers returns each configured provider's circuit breaker state:
+// BreakerClosed, BreakerOpen (also while waiting out a rate limit's retry
+// hint) or BreakerHalfOpen.
 func (c *Client) Breakers() map[string]string {
 	out := make(map[string]string, len(c.breakers))
 	for name, b := range c.breakers {
+		if _, ok := c.providers[name].(unconfigured); ok {
+			continue // see ProviderStates
+		}
 		out[name] = b.state()
+		if c.cooling(name) {
+			out[name] = BreakerOpen // waiting out the provider's retry hint
+		}
 	}
 	return out
 }
@@ -386,6 +419,10 @@ func (c *Client) Series(ctx context.Context, req Request) (Series, error) {
 // singleflight.
 func (c *Client) fromProvider(ctx context.Context, name, symbol string, tf Timeframe, n int, now time.Time, live bool) (Series, error) {
 	p := c.providers[name]
+	if u, ok := p.(unconfigured); ok {
+		c.report(Outcome{Provider: name, Result: ResultNotConfigured, Err: u.err()})
+		return Series{}, u.err()
+	}
 	psym := c.opts.SymbolMap.Lookup(name, symbol)
 	key := cacheKey{provider: name, symbol: psym, tf: tf}
 	cached := live && c.cache != nil && n <= c.opts.CacheMaxBars
@@ -634,8 +671,13 @@ func (c *Client) fetch(ctx context.Context, p Provider, symbol string, tf Timefr
 			c.report(Outcome{Provider: name, Result: ResultBreakerOpen})
 			return nil, fmt.Errorf("%s: %w after repeated failures", name, ErrBreakerOpen)
 		}
+		if werr := c.limiters[name].wait(ctx, c.maxRateWait); werr != nil {
+			br.release()
+			c.report(Outcome{Provider: name, Result: ResultThrottled, Err: werr})
+			return nil, fmt.Errorf("%s: %w", name, werr)
+		}
 		start := time.Now()
-		actx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
+		actx, cancel := context.WithTimeout(withPace(ctx, c.limiters[name], c.maxRateWait), c.opts.Timeout)
 		var bars []Bar
 		bars, err = p.Bars(actx, symbol, tf, from, to)
 		timedOut := errors.Is(actx.Err(), context.DeadlineExceeded) && ctx.Err() == nil
@@ -703,6 +745,8 @@ func classify(err error, timedOut bool, ctx context.Context) (result string, hea
 		return ResultUnsupported, healthNone, false
 	case errors.Is(err, ErrSymbolNotFound):
 		return ResultNotFound, healthUp, false
+	case errors.Is(err, ErrUnauthorized):
+		return ResultUnauthorized, healthDown, false
 	case errors.Is(err, ErrInvalidData):
 		return ResultInvalid, healthDown, false
 	case errors.Is(err, ErrMalformed):

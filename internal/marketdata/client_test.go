@@ -549,7 +549,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		{func(o *Options) { o.MaxRetries = -1 }, "MaxRetries"},
 		{func(o *Options) { o.BreakerFailures = 0 }, "BreakerFailures"},
 		{func(o *Options) { o.Providers = []string{"binance", "csv"} }, `unknown provider "csv"`},
-		{func(o *Options) { o.Routes = []Route{{Pattern: "*", Providers: []string{"polygon"}}} }, `Routes[*]: unknown provider "polygon"`},
+		{func(o *Options) { o.Routes = []Route{{Pattern: "*", Providers: []string{"nosuch"}}} }, `Routes[*]: unknown provider "nosuch"`},
 		{func(o *Options) { o.CacheMaxBars = 0 }, "CacheMaxBars"},
 		{func(o *Options) { o.Providers = nil }, "Providers"},
 	} {

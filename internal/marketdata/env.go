@@ -9,8 +9,15 @@ import (
 	"time"
 )
 
-// builtinProviders are the provider names OptionsFromEnv accepts.
-var builtinProviders = []string{"binance", "yahoo", "csv"}
+// builtinProviders are the provider names OptionsFromEnv accepts: binance,
+// yahoo, csv and the keyed providers.
+var builtinProviders = func() []string {
+	out := []string{"binance", "yahoo", "csv"}
+	for _, k := range keyedProviders {
+		out = append(out, k.name)
+	}
+	return out
+}()
 
 // OptionsFromEnv reads the market-data environment variables through getenv
 // (os.Getenv in production), starting from DefaultOptions:
@@ -31,6 +38,10 @@ var builtinProviders = []string{"binance", "yahoo", "csv"}
 //	BINANCE_BASE_URL       Binance API base URL               https://data-api.binance.vision
 //	YAHOO_BASE_URL         Yahoo chart API base URL           https://query1.finance.yahoo.com
 //	DATA_CSV_DIR           directory of SYMBOL_TIMEFRAME.csv  (none: no csv provider)
+//	PROVIDER_RATE_LIMITS   JSON {"provider":{"requests_per_minute":N,...}}  (DefaultRateLimits)
+//	FMP_API_KEY, ALPACA_API_KEY + ALPACA_SECRET_KEY, POLYGON_API_KEY, TIINGO_API_KEY,
+//	ALPHA_VANTAGE_API_KEY, TWELVE_DATA_API_KEY, FINNHUB_API_KEY, EODHD_API_KEY
+//	                       provider keys; a provider is configured when its keys are set
 //
 // Durations are seconds (decimals allowed) or Go durations such as "1m30s".
 // An unset or empty variable keeps its default; a malformed one is an error
@@ -128,6 +139,23 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 		*u.dst = strings.TrimRight(v, "/")
 	}
 	o.CSVDir = get("DATA_CSV_DIR")
+	for _, k := range KeyVariables() {
+		if v := get(k); v != "" {
+			if o.Keys == nil {
+				o.Keys = Keys{}
+			}
+			o.Keys[k] = v
+		}
+	}
+	if v := get("PROVIDER_RATE_LIMITS"); v != "" {
+		over, err := ParseRateLimits(v, builtinProviders)
+		if err != nil {
+			return o, fmt.Errorf("PROVIDER_RATE_LIMITS: %w", err)
+		}
+		for name, l := range over {
+			o.RateLimits[name] = l
+		}
+	}
 	check := func(key string, names []string) error {
 		for _, n := range names {
 			known := false

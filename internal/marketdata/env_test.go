@@ -71,7 +71,7 @@ func TestOptionsFromEnvErrors(t *testing.T) {
 		{"DATA_PROVIDERS", "binance,kraken", `DATA_PROVIDERS: unknown provider "kraken"`},
 		{"DATA_PROVIDERS", "csv", "DATA_PROVIDERS: provider csv is listed but DATA_CSV_DIR is empty"},
 		{"DATA_ROUTES", "*USDT", "DATA_ROUTES: route \"*USDT\""},
-		{"DATA_ROUTES", "*=polygon", `DATA_ROUTES: unknown provider "polygon"`},
+		{"DATA_ROUTES", "*=nosuch", `DATA_ROUTES: unknown provider "nosuch"`},
 		{"DATA_SYMBOL_MAP", "BTCUSDT=BTC-USD", "DATA_SYMBOL_MAP:"},
 		{"BINANCE_BASE_URL", "data-api.binance.vision", `BINANCE_BASE_URL: "data-api.binance.vision" is not an http(s) URL`},
 		{"YAHOO_BASE_URL", "ftp://x", `YAHOO_BASE_URL: "ftp://x" is not an http(s) URL`},

@@ -298,6 +298,7 @@ func testOptions(clock *fakeClock, bin *fakeBinance, yah *fakeYahoo) Options {
 	o.Sleep = func(ctx context.Context, d time.Duration) error { return ctx.Err() }
 	o.Timeout = 5 * time.Second
 	o.Logger = slog.New(slog.DiscardHandler)
+	o.RateLimits = nil // the fakes do not limit; rate-limit tests set their own
 	if bin != nil {
 		o.BinanceBaseURL = bin.URL
 	}

@@ -152,6 +152,13 @@ const (
 	ResultBreakerOpen = "breaker_open" // skipped: circuit breaker open
 	ResultCooldown    = "cooldown"     // skipped: waiting out a Retry-After
 	ResultCacheHit    = "cache_hit"    // served from the cache, no fetch
+	// ResultUnauthorized: the provider refused the API key.
+	ResultUnauthorized = "unauthorized"
+	// ResultThrottled: skipped, the provider's rate limit would make the
+	// request wait too long.
+	ResultThrottled = "throttled"
+	// ResultNotConfigured: skipped, the provider's key variable is not set.
+	ResultNotConfigured = "not_configured"
 )
 
 // Outcome describes one fetch attempt (or skip, or cache hit) for metrics.

@@ -113,14 +113,17 @@ var defaultCryptoBases = []string{
 // DefaultSymbolMap returns the built-in mapping: for each of BTC ETH BNB SOL
 // XRP ADA DOGE AVAX DOT LINK LTC TRX BCH XLM ATOM ETC UNI NEAR SHIB FIL,
 // yahoo maps "<COIN>USDT" to "<COIN>-USD" and binance maps "<COIN>-USD" to
-// "<COIN>USDT". Yahoo quotes these coins in US dollars, not in Tether, so
+// "<COIN>USDT"; coingecko maps both to the coin's id (bitcoin, ethereum,
+// ...). Yahoo and CoinGecko quote these coins in US dollars, not in Tether, so
 // the prices differ from Binance's by the USDT/USD spread (usually well under
 // 0.1%). Other pairs need an explicit DATA_SYMBOL_MAP entry.
 func DefaultSymbolMap() SymbolMap {
-	m := SymbolMap{"yahoo": {}, "binance": {}}
+	m := SymbolMap{"yahoo": {}, "binance": {}, "coingecko": {}}
 	for _, c := range defaultCryptoBases {
 		m["yahoo"][c+"USDT"] = c + "-USD"
 		m["binance"][c+"-USD"] = c + "USDT"
+		m["coingecko"][c+"USDT"] = coinGeckoIDs[c]
+		m["coingecko"][c+"-USD"] = coinGeckoIDs[c]
 	}
 	return m
 }

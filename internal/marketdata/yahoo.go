@@ -99,6 +99,11 @@ func (y *Yahoo) Bars(ctx context.Context, symbol string, tf Timeframe, from, to 
 		if iv.perQuery > 0 && end.Sub(start) > iv.perQuery {
 			end = start.Add(iv.perQuery)
 		}
+		if !start.Equal(from) {
+			if err := pace(ctx); err != nil {
+				return nil, fmt.Errorf("yahoo chart %s %s: %w", symbol, tf, err)
+			}
+		}
 		bars, err := y.chart(ctx, symbol, tf, iv.name, start, end)
 		if err != nil {
 			return nil, fmt.Errorf("yahoo chart %s %s: %w", symbol, tf, err)
