@@ -327,7 +327,7 @@ func (s *DB) Overview(ctx context.Context, now time.Time) (*Overview, error) {
 		s.ts(now.Add(24*time.Hour))); err != nil {
 		return nil, fmt.Errorf("overview: next fires: %w", err)
 	}
-	if o.Failing, err = s.failing(ctx, dayAgo, now, o.RunsByStatus); err != nil {
+	if o.Failing, err = s.dayOfRuns(ctx, dayAgo, now, o.RunsByStatus); err != nil {
 		return nil, fmt.Errorf("overview: failing: %w", err)
 	}
 	if err := s.lastHour(ctx, now, &o.LastHour); err != nil {
@@ -355,10 +355,10 @@ func (s *DB) schedulesWhere(ctx context.Context, cond string, args ...any) ([]Sc
 	return out, rows.Err()
 }
 
-// failing reads the runs scheduled in [from, to] once: it counts them by
-// shown status into byStatus and finds the schedules whose newest finished
-// runs failed, with the length of the streak.
-func (s *DB) failing(ctx context.Context, from, to time.Time, byStatus map[string]int) ([]Failing, error) {
+// dayOfRuns reads the runs scheduled in [from, to] once: it counts them by
+// shown status into byStatus and returns the schedules whose newest
+// finished runs failed, with the length of the streak.
+func (s *DB) dayOfRuns(ctx context.Context, from, to time.Time, byStatus map[string]int) ([]Failing, error) {
 	rows, err := s.query(ctx, s.db, `SELECT COALESCE(CAST(job_id AS TEXT), ''), id, `+shownStatus+`
 		FROM job_schedule_runs WHERE scheduled_for >= $1 AND scheduled_for <= $2
 		ORDER BY scheduled_for DESC, id DESC`, s.ts(from), s.ts(to))

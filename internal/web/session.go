@@ -24,13 +24,11 @@ const SessionTTL = 12 * time.Hour
 // maxSessions bounds the sessions kept in memory; the oldest go first.
 const maxSessions = 10000
 
-// session is one browser's login: a random id (the cookie) and the CSRF
-// token its forms carry.
+// session is one browser's login (or, without a token, one browser): a
+// random id (the cookie) and the CSRF token its forms carry.
 type session struct {
 	id, csrf string
 	expires  time.Time
-	// authed is set after a login with the token (always true without one).
-	authed bool
 }
 
 type sessionKey struct{}
@@ -59,7 +57,7 @@ func (ss *sessions) anonymous(id string) (s *session, isNew bool) {
 	}
 	m := hmac.New(sha256.New, ss.key)
 	m.Write([]byte(id))
-	return &session{id: id, csrf: hex.EncodeToString(m.Sum(nil)), authed: true}, isNew
+	return &session{id: id, csrf: hex.EncodeToString(m.Sum(nil))}, isNew
 }
 
 func randomHex(n int) string {
@@ -68,8 +66,8 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// create starts a session.
-func (ss *sessions) create(authed bool) *session {
+// create starts a session after a login with the token.
+func (ss *sessions) create() *session {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	now := ss.now()
@@ -88,7 +86,7 @@ func (ss *sessions) create(authed bool) *session {
 			delete(ss.m, oldest.id)
 		}
 	}
-	s := &session{id: randomHex(32), csrf: randomHex(32), expires: now.Add(SessionTTL), authed: authed}
+	s := &session{id: randomHex(32), csrf: randomHex(32), expires: now.Add(SessionTTL)}
 	ss.m[s.id] = s
 	return s
 }
@@ -161,7 +159,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*session, bool) 
 	}
 	open := strings.HasPrefix(r.URL.Path, "/static/") || r.URL.Path == "/login"
 	switch {
-	case (sess == nil || !sess.authed) && !open:
+	case sess == nil && !open:
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return nil, false
@@ -217,7 +215,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if old := sessionOf(r); old != nil {
 		s.sessions.drop(old.id) // a new id at login (no session fixation)
 	}
-	sess := s.sessions.create(true)
+	sess := s.sessions.create()
 	setCookie(w, r, sess)
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }

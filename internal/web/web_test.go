@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -362,4 +363,54 @@ func TestPagesShowTheirContent(t *testing.T) {
 func deadNotification(t *testing.T, db *store.DB) int64 {
 	t.Helper()
 	return storeDead(t, db, "webhook", "https://hooks.example/secret-path", "HTTP 410 from https://hooks.example/secret-path")
+}
+
+func TestEditRunAndDeleteThroughTheActions(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := newEnv(t, db, "", nil)
+	sc := e.create("edit me", "report", "0 2 * * *", `{"report_type": "daily"}`)
+	path := "/schedules/" + itoa(sc.ID)
+	code, body := e.get(path + "/edit")
+	if code != 200 || !strings.Contains(body, `value="0 2 * * *"`) {
+		t.Fatalf("edit form: %d", code)
+	}
+	form := url.Values{"csrf": {e.csrf()}, "name": {"edited"}, "user_id": {"1"}, "job_type": {"report"},
+		"cron": {"15 3 * * *"}, "timezone": {"Mars/Olympus"}, "task_params": {`{"report_type": "weekly"}`}, "enabled": {"1"}}
+	r, body := e.post(path, form)
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(grep(body, `id="err-timezone"`), `unknown time zone &#34;Mars/Olympus&#34;`) {
+		t.Fatalf("bad time zone: %d %s", r.StatusCode, grep(body, `id="err-timezone"`))
+	}
+	if got, _ := db.GetSchedule(context.Background(), sc.ID); got.Name != "edit me" || got.Cron != "0 2 * * *" {
+		t.Fatalf("a refused update changed the schedule: %+v", got)
+	}
+	form.Set("timezone", "Europe/Berlin")
+	if r, _ = e.post(path, form); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("update: %d", r.StatusCode)
+	}
+	got, _ := db.GetSchedule(context.Background(), sc.ID)
+	if got.Name != "edited" || got.Cron != "15 3 * * *" || got.Timezone != "Europe/Berlin" || !strings.Contains(string(got.TaskParams), "weekly") {
+		t.Fatalf("after update: %+v", got)
+	}
+	if r, _ = e.post(path+"/run", url.Values{"csrf": {e.csrf()}}); r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("run now: %d", r.StatusCode)
+	}
+	runs, err := db.RunPage(context.Background(), store.RunPageQuery{ScheduleID: sc.ID, Limit: 10})
+	if err != nil || len(runs.Runs) != 1 || runs.Runs[0].Kind != store.KindManual {
+		t.Fatalf("runs after run now: %+v %v", runs, err)
+	}
+	if code, body := e.get(path + "/delete"); code != 200 || !strings.Contains(body, `id="confirm-delete"`) {
+		t.Fatalf("confirmation page: %d", code)
+	}
+	if r, _ = e.post(path+"/delete", url.Values{"csrf": {e.csrf()}}); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/schedules?done=deleted" {
+		t.Fatalf("delete: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	if _, err := db.GetSchedule(context.Background(), sc.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("schedule after delete: %v", err)
+	}
+	if code, _ := e.get("/runs/" + itoa(runs.Runs[0].ID)); code != 200 {
+		t.Fatalf("the run of a deleted schedule: %d (history is kept)", code)
+	}
+	if r, _ = e.post(path+"/delete", url.Values{"csrf": {e.csrf()}}); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("delete again: %d", r.StatusCode)
+	}
 }
