@@ -62,7 +62,7 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 			a.log.Error("HTTP API stopped", "err", err)
 		}
 	}()
-	a.log.Info("HTTP API and dashboard listening", "addr", s.addr, "dashboard", "http://"+s.addr+"/")
+	a.log.Info("HTTP API listening", "addr", s.addr, "dashboard", "http://"+s.addr+"/")
 	s.stops = append(s.stops, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -63,7 +63,11 @@ func schedulerBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "scheduler")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/atf/scheduler/cmd/scheduler").CombinedOutput()
+		args := []string{"build", "-o", binPath}
+		if raceBuild {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, "github.com/atf/scheduler/cmd/scheduler")...).CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -131,9 +135,12 @@ func startService(t *testing.T, databaseURL, token, csvDir string) *service {
 			<-done
 		}
 		logf.Close()
+		b, _ := os.ReadFile(logf.Name())
+		if strings.Contains(string(b), "DATA RACE") {
+			t.Errorf("the service reported a data race")
+		}
 		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("service log:\n%s", tail(string(b), 4000))
+			t.Logf("service log:\n%s", tail(string(b), 8000))
 		}
 	})
 	s := &service{url: "http://" + addr, token: token, log: logf}
