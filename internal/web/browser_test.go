@@ -423,6 +423,19 @@ func browserFlows(t *testing.T, db *store.DB, databaseURL, shots string) {
 				s.value = "report"; return s.dispatchEvent(new Event("change", {bubbles: true})); })()`))
 			return err
 		}),
+	)
+	// The job type's own inputs edit the JSON editor, and its problems show
+	// under them.
+	waitJS(t, ctx, "report inputs filled from the example", `document.getElementById("tp-report_type").value === "daily"`, 5*time.Second)
+	do(t, ctx, "choose a weekly report", setField("tp-report_type", "weekly"))
+	if tp := get(t, ctx, "task_params", chromedp.Value(id("task_params"))); !strings.Contains(tp, `"report_type": "weekly"`) {
+		t.Errorf("task_params after choosing weekly: %s", tp)
+	}
+	do(t, ctx, "a bad period", setField("tp-period_hours", "0"))
+	waitJS(t, ctx, "period error under its input", `document.getElementById("err-tp-period_hours").textContent.includes("period_hours")`, 10*time.Second)
+	do(t, ctx, "no period", setField("tp-period_hours", ""))
+	waitJS(t, ctx, "period error gone", `document.getElementById("err-tp-period_hours").textContent === ""`, 10*time.Second)
+	do(t, ctx, "name and cron",
 		chromedp.SendKeys(id("name"), "browser made"),
 		clearInput("cron"),
 		chromedp.SendKeys(id("cron"), "0 25 * * *"))
@@ -489,6 +502,16 @@ func browserFlows(t *testing.T, db *store.DB, databaseURL, shots string) {
 		t.Errorf("API with the session cookie only: %d, want 401", apiStatus)
 	}
 	probs.take() // that 401 was the point
+}
+
+// setField sets an input's or select's value as typing does (an input
+// event follows).
+func setField(elementID, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const e = document.getElementById(`+strconv.Quote(elementID)+`);
+			e.value = `+strconv.Quote(value)+`; return e.dispatchEvent(new Event("input", {bubbles: true})); })()`))
+		return err
+	})
 }
 
 // clearInput empties a text input (chromedp.Clear leaves a value set by

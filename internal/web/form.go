@@ -45,6 +45,7 @@ type formData struct {
 	General  string
 	JobTypes []string
 	Examples map[string]string
+	Fields   map[string][]TypeField
 }
 
 // formValues are the form's fields as typed.
@@ -55,7 +56,7 @@ type formValues struct {
 
 func (s *Server) newSchedule(w http.ResponseWriter, r *http.Request) {
 	f := formValues{UserID: "1", JobType: "alert", Cron: "*/5 * * * *", Enabled: true, TaskParams: Examples["alert"]}
-	s.render(w, r, "form", "New schedule", formData{F: f, JobTypes: store.JobTypes, Examples: Examples})
+	s.render(w, r, "form", "New schedule", formData{F: f, JobTypes: store.JobTypes, Examples: Examples, Fields: TypeFields})
 }
 
 func (s *Server) editSchedule(w http.ResponseWriter, r *http.Request) {
@@ -71,7 +72,7 @@ func (s *Server) editSchedule(w http.ResponseWriter, r *http.Request) {
 	red := action.Redacted(*sc)
 	f := formValues{UserID: strconv.FormatInt(red.UserID, 10), Name: red.Name, JobType: red.JobType, Target: red.Target,
 		Cron: red.Cron, Timezone: red.Timezone, TaskParams: prettyJSON(red.TaskParams), Enabled: red.Enabled}
-	s.render(w, r, "form", "Edit "+sc.Name, formData{ID: id, F: f, JobTypes: store.JobTypes, Examples: Examples})
+	s.render(w, r, "form", "Edit "+sc.Name, formData{ID: id, F: f, JobTypes: store.JobTypes, Examples: Examples, Fields: TypeFields})
 }
 
 // readForm reads the posted form into its values and the action's spec;
@@ -141,7 +142,7 @@ func (s *Server) formError(w http.ResponseWriter, r *http.Request, id int64, f f
 	if id != 0 {
 		title = "Edit schedule"
 	}
-	s.render(w, r, "form", title, formData{ID: id, F: f, Errors: errs, General: general, JobTypes: store.JobTypes, Examples: Examples})
+	s.render(w, r, "form", title, formData{ID: id, F: f, Errors: errs, General: general, JobTypes: store.JobTypes, Examples: Examples, Fields: TypeFields})
 }
 
 // ValidateAnswer is the answer of the dashboard's POST /ui/validate: the

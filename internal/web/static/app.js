@@ -29,7 +29,17 @@
     var valid = document.getElementById("valid");
     var timer = null, seq = 0;
 
-    var show = function (errs, generalMsg) {
+    var typeBox = document.getElementById("type-fields");
+    var ta = form.elements.task_params, typeSel = form.elements.job_type;
+    var helpers = function () { return typeBox.querySelectorAll("[data-key]"); };
+
+    var show = function (errs, generalMsg, helperErrs) {
+      helpers().forEach(function (el) {
+        var key = el.getAttribute("data-key"), p = document.getElementById("err-tp-" + key);
+        var list = (helperErrs || {})[key] || [];
+        p.textContent = list.join(" ");
+        if (list.length) el.setAttribute("aria-invalid", "true"); else el.removeAttribute("aria-invalid");
+      });
       fields.forEach(function (f) {
         var p = document.getElementById("err-" + f), input = document.getElementById(f);
         var list = errs[f] || [];
@@ -38,8 +48,49 @@
       });
       general.textContent = generalMsg || "";
       general.hidden = !generalMsg;
-      valid.hidden = !!generalMsg || Object.keys(errs).length > 0;
+      valid.hidden = !!generalMsg || Object.keys(errs).length > 0 || Object.keys(helperErrs || {}).length > 0;
     };
+
+    // The job type's inputs edit their keys of the JSON editor, which stays
+    // what is saved; typing JSON updates them.
+    var parsed = function () {
+      try {
+        var o = JSON.parse(ta.value.trim() || "{}");
+        return o && typeof o === "object" && !Array.isArray(o) ? o : null;
+      } catch (e) { return null; }
+    };
+    var fromJSON = function () {
+      var obj = parsed();
+      if (!obj) return;
+      helpers().forEach(function (el) {
+        if (el === document.activeElement) return;
+        var v = obj[el.getAttribute("data-key")];
+        if (v === undefined || v === null) v = "";
+        else if (Array.isArray(v)) v = v.join(", ");
+        else if (typeof v === "object") v = JSON.stringify(v);
+        el.value = String(v);
+      });
+    };
+    var toJSON = function (el) {
+      var obj = parsed();
+      if (!obj) return;
+      var key = el.getAttribute("data-key"), kind = el.getAttribute("data-kind"), v = el.value.trim();
+      if (v === "") delete obj[key];
+      else if (kind === "number" && /^-?[0-9]+(\.[0-9]+)?$/.test(v)) obj[key] = Number(v);
+      else if (kind === "list") obj[key] = v.split(",").map(function (x) { return x.trim(); }).filter(Boolean);
+      else obj[key] = v;
+      ta.value = JSON.stringify(obj, null, 2);
+    };
+    var showFields = function () {
+      typeBox.querySelectorAll(".field").forEach(function (f) { f.remove(); });
+      var tpl = document.getElementById("fields-" + typeSel.value);
+      typeBox.hidden = !tpl;
+      if (tpl) { typeBox.appendChild(tpl.content.cloneNode(true)); fromJSON(); }
+    };
+    var onHelper = function (e) { if (e.target.hasAttribute("data-key")) toJSON(e.target); };
+    typeBox.addEventListener("input", onHelper);
+    typeBox.addEventListener("change", onHelper);
+    ta.addEventListener("input", fromJSON);
 
     var check = function () {
       var errs = {}, local = {};
@@ -69,11 +120,13 @@
       }).then(function (v) {
         if (mine !== seq) return;
         var res = { status: v.status, body: v.answer || {} };
-        var gen = "";
+        var gen = "", helperErrs = {};
         if (res.status !== 200) {
           var problems = res.body.problems || [];
           problems.forEach(function (line) {
             var m = /^([a-z_]+)/.exec(line), f = m ? m[1] : "";
+            var h = /^task_params(?:: |\.)([a-z_]+)\b/.exec(line);
+            if (h && document.getElementById("err-tp-" + h[1])) { (helperErrs[h[1]] = helperErrs[h[1]] || []).push(line); return; }
             if (f === "schedule") f = "task_params";
             if (fields.indexOf(f) < 0) { gen += line + " "; return; }
             if (local[f]) return;
@@ -81,7 +134,7 @@
           });
           if (!problems.length) gen = res.body.error || ("HTTP " + res.status);
         }
-        show(errs, gen.trim());
+        show(errs, gen.trim(), helperErrs);
       }).catch(function () { /* the service is unreachable: the save will say */ });
     };
 
@@ -93,14 +146,16 @@
     var examples = {};
     var tpl = document.getElementById("examples");
     if (tpl) tpl.content.querySelectorAll("textarea").forEach(function (t) { examples[t.getAttribute("data-type")] = t.value; });
-    var typeSel = form.elements.job_type, lastType = typeSel.value;
+    var lastType = typeSel.value;
     typeSel.addEventListener("change", function () {
-      var ta = form.elements.task_params, cur = ta.value.trim();
+      var cur = ta.value.trim();
       if (form.getAttribute("action") === "/schedules" && (cur === "" || cur === (examples[lastType] || "").trim())) {
         ta.value = examples[typeSel.value] || "{}";
       }
       lastType = typeSel.value;
+      showFields();
     });
+    showFields();
   }
 
   // Chart: hover or arrow keys show a bar's values.
