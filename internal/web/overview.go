@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
@@ -14,9 +15,10 @@ import (
 	"github.com/atf/scheduler/internal/store"
 )
 
-// healthRow is one line of the overview's health table.
+// healthRow is one line of the overview's health table; Full, when set,
+// is the whole section (indented JSON), shown on demand.
 type healthRow struct {
-	Name, State, Detail string
+	Name, State, Detail, Full string
 }
 
 // overviewData is the overview page.
@@ -72,19 +74,19 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request) {
 func (s *Server) health(r *http.Request) []healthRow {
 	var out []healthRow
 	if err := s.d.Store.Ping(r.Context()); err != nil {
-		out = append(out, healthRow{"database", "error", redact.Text(err.Error())})
+		out = append(out, healthRow{Name: "database", State: "error", Detail: redact.Text(err.Error())})
 	} else {
-		out = append(out, healthRow{"database", "ok", s.d.Store.Dialect()})
+		out = append(out, healthRow{Name: "database", State: "ok", Detail: s.d.Store.Dialect()})
 	}
 	if s.d.Engine != nil {
 		ok, err := s.d.Engine.Running()
 		switch {
 		case err != nil:
-			out = append(out, healthRow{"engine", "error", redact.Text(err.Error())})
+			out = append(out, healthRow{Name: "engine", State: "error", Detail: redact.Text(err.Error())})
 		case ok:
-			out = append(out, healthRow{"engine", "ok", "running"})
+			out = append(out, healthRow{Name: "engine", State: "ok", Detail: "running"})
 		default:
-			out = append(out, healthRow{"engine", "error", "not running"})
+			out = append(out, healthRow{Name: "engine", State: "error", Detail: "not running"})
 		}
 	}
 	if s.d.Status != nil {
@@ -97,12 +99,13 @@ func (s *Server) health(r *http.Request) []healthRow {
 		}
 		slices.Sort(names)
 		for _, k := range names {
-			b, err := json.Marshal(sec[k])
-			detail := string(b)
+			b, err := json.MarshalIndent(sec[k], "", "  ")
+			full := string(b)
 			if err != nil {
-				detail = err.Error()
+				full = err.Error()
 			}
-			out = append(out, healthRow{k, "info", redact.Text(truncate(600, detail))})
+			full = redact.Text(truncate(8000, full))
+			out = append(out, healthRow{Name: k, State: "info", Detail: truncate(60, strings.Join(strings.Fields(full), " ")), Full: full})
 		}
 	}
 	return out
