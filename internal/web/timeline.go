@@ -30,7 +30,11 @@ func timeline(now time.Time, list []store.Schedule, loc *time.Location) template
 	for h := 0; h <= 24; h += 3 {
 		t := now.Add(time.Duration(h) * time.Hour)
 		fmt.Fprintf(&b, `<line class="grid" x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f"/>`, x(t), top-4, x(t), height)
-		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="12" text-anchor="middle">%s</text>`, x(t), t.UTC().Format("15:04"))
+		anchor := "middle"
+		if h == 24 {
+			anchor = "end"
+		}
+		fmt.Fprintf(&b, `<text class="axis" x="%.1f" y="12" text-anchor="%s">%s</text>`, x(t), anchor, t.UTC().Format("15:04"))
 	}
 	for i, sc := range rows {
 		y := top + rowH*float64(i) + rowH/2
