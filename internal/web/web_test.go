@@ -414,3 +414,20 @@ func TestEditRunAndDeleteThroughTheActions(t *testing.T) {
 		t.Fatalf("delete again: %d", r.StatusCode)
 	}
 }
+
+func TestChartWithoutDataSaysWhy(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := newEnv(t, db, "", func(context.Context, string, marketdata.Timeframe, int) ([]marketdata.Bar, error) {
+		return nil, errors.New(`binance: GET https://user:pw@data.example/klines?key=s3cret: 503`)
+	})
+	al := e.create("wave", "alert", "0 * * * *", rsiAlert)
+	code, body := e.get("/schedules/" + itoa(al.ID) + "/chart")
+	line := grep(body, `id="chart-error"`)
+	if code != 200 || !strings.Contains(line, "market data for WAVEUSD 1h") || strings.Contains(body, "s3cret") || strings.Contains(body, "pw@") {
+		t.Fatalf("chart without data: %d %s", code, line)
+	}
+	rep := e.create("rep", "report", "0 * * * *", `{"report_type": "daily"}`)
+	if code, body := e.get("/schedules/" + itoa(rep.ID) + "/chart"); code != 400 || !strings.Contains(body, "only alerts have a chart") {
+		t.Fatalf("chart of a report: %d", code)
+	}
+}
