@@ -57,12 +57,34 @@ Exit status: 0 on success, 2 on an invalid config or data.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.config, "config", "", "alert config: task_params JSON or a schedule object (required)")
 	fl.StringVar(&f.data, "data", "", "bars CSV: time,open,high,low,close,volume (required)")
-	fl.StringVar(&f.from, "from", "", "first bar open time to evaluate (RFC 3339, date or Unix seconds)")
-	fl.StringVar(&f.to, "to", "", "last bar open time to evaluate (RFC 3339, date or Unix seconds)")
+	fl.StringVar(&f.from, "from", "", "first bar open time to evaluate (RFC 3339, date, Unix seconds, or before now: -7d, -36h)")
+	fl.StringVar(&f.to, "to", "", "last bar open time to evaluate (RFC 3339, date, Unix seconds, or before now: -1d, -90m)")
 	fl.BoolVar(&f.json, "json", false, "print one JSON object per line")
 	_ = cmd.MarkFlagRequired("config")
 	_ = cmd.MarkFlagRequired("data")
 	return cmd
+}
+
+// replayTime parses a --from/--to value: what alerts.ParseTime accepts, or
+// a time before now written -Nd (days) or as a negative Go duration
+// (-36h, -90m).
+func replayTime(s string, now time.Time) (time.Time, error) {
+	rest, ok := strings.CutPrefix(s, "-")
+	if !ok {
+		return alerts.ParseTime(s)
+	}
+	if days, isDays := strings.CutSuffix(rest, "d"); isDays {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("%q: want -Nd with N a whole number of days", s)
+		}
+		return now.AddDate(0, 0, -n), nil
+	}
+	d, err := time.ParseDuration(rest)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q: want a time, a date, Unix seconds, -Nd or a duration such as -36h", s)
+	}
+	return now.Add(-d), nil
 }
 
 // invalid wraps an error as exit status 2.
@@ -91,12 +113,12 @@ func runAlertTest(stdout io.Writer, f alertTestFlags) error {
 		return invalid("%w", err)
 	}
 	if f.from != "" {
-		if opt.From, err = alerts.ParseTime(f.from); err != nil {
+		if opt.From, err = replayTime(f.from, time.Now()); err != nil {
 			return invalid("--from: %w", err)
 		}
 	}
 	if f.to != "" {
-		if opt.To, err = alerts.ParseTime(f.to); err != nil {
+		if opt.To, err = replayTime(f.to, time.Now()); err != nil {
 			return invalid("--to: %w", err)
 		}
 	}

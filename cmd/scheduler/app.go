@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
@@ -21,9 +23,6 @@ import (
 	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // app is the wiring shared by the commands.
 type app struct {
@@ -49,6 +48,8 @@ type app struct {
 	metrics *metrics.Metrics
 	// market is the process's market data client (shared cache).
 	market *marketdata.Client
+	// bars is the bar store behind the market data cache (BAR_RETENTION).
+	bars *store.Bars
 }
 
 // newLogger returns a JSON logger in production and a text logger otherwise.
@@ -105,9 +106,11 @@ func loadApp(ctx context.Context, wait bool) (*app, error) {
 		a.db.Close()
 		return nil, fmt.Errorf("configuration: %w", err)
 	}
-	a.metrics = metrics.New(metrics.Options{Version: version, Environment: cfg.TradingEnv})
+	a.metrics = metrics.New(metrics.Options{Version: appVersion, Environment: cfg.TradingEnv})
 	a.dataOpts.OnOutcome = func(o marketdata.Outcome) { a.metrics.DataFetched(o.Provider, o.Result, o.Duration) }
 	a.dataOpts.Logger = a.log
+	a.bars = a.db.Bars(cfg.BarRetention)
+	a.dataOpts.BarStore = a.bars
 	market, err := marketdata.New(a.dataOpts)
 	if err != nil {
 		a.db.Close()
@@ -204,4 +207,39 @@ func (a *app) close() {
 	if a.db != nil {
 		a.db.Close()
 	}
+}
+
+// databaseLocation is where the data lives, for people: the SQLite file's
+// absolute path, or the PostgreSQL URL with its password redacted.
+func (a *app) databaseLocation() string {
+	return databaseLocation(a.db.Dialect(), a.db.Path(), a.cfg.DatabaseURL)
+}
+
+// databaseLocation is the SQLite file's absolute path, or the DATABASE_URL
+// with its password redacted.
+func databaseLocation(dialect, path, url string) string {
+	if dialect == "sqlite" {
+		if p, err := filepath.Abs(path); err == nil {
+			return p
+		}
+		return path
+	}
+	return config.Redact(url)
+}
+
+// loadExistingApp is loadApp for commands that only read: when the
+// configured SQLite file does not exist it exits 1 naming the path instead
+// of creating an empty database (which would show nothing, silently).
+func loadExistingApp(ctx context.Context) (*app, error) {
+	cfg, err := config.Load()
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if dbc, err := config.ParseDatabaseURL(cfg.DatabaseURL); err == nil && dbc.Driver == "sqlite" {
+		if _, err := os.Stat(dbc.DSN); errors.Is(err, fs.ErrNotExist) {
+			abs, _ := filepath.Abs(dbc.DSN)
+			return nil, &exitError{1, fmt.Errorf("no database at %s (DATABASE_URL %q); run this in the folder the service runs in, or set DATABASE_URL", abs, cfg.DatabaseURL)}
+		}
+	}
+	return loadApp(ctx, false)
 }

@@ -161,54 +161,66 @@ func demoSchedules() []demoSchedule {
 // by whole bars so that each file's last bar is the last bar closed at now.
 // It returns the paths written.
 func writeDemoBars(dir string, now time.Time) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	names, err := fs.Glob(demoData, "demodata/*.csv")
 	if err != nil {
 		return nil, err
 	}
 	var written []string
 	for _, name := range names {
-		base := strings.TrimSuffix(path.Base(name), ".csv")
-		i := strings.LastIndexByte(base, '_')
-		if i < 0 {
-			return nil, fmt.Errorf("demo data %s: want SYMBOL_TIMEFRAME.csv", name)
-		}
-		tf, err := marketdata.ParseTimeframe(base[i+1:])
-		if err != nil {
-			return nil, fmt.Errorf("demo data %s: %w", name, err)
-		}
-		raw, err := demoData.ReadFile(name)
+		out, err := writeDemoBarFile(dir, path.Base(name), now)
 		if err != nil {
 			return nil, err
-		}
-		bars, err := marketdata.ReadCSV(strings.NewReader(string(raw)))
-		if err != nil || len(bars) == 0 {
-			return nil, fmt.Errorf("demo data %s: %v (%d bars)", name, err, len(bars))
-		}
-		// Whole bars: the files' fixed-length timeframes (1h, 1d) keep their
-		// alignment under a shift by a multiple of the bar length.
-		target := tf.Add(tf.Open(now), -1)
-		shift := target.Sub(bars[len(bars)-1].Time)
-		for j := range bars {
-			bars[j].Time = bars[j].Time.Add(shift)
-		}
-		out := filepath.Join(dir, path.Base(name))
-		f, err := os.Create(out)
-		if err != nil {
-			return nil, err
-		}
-		werr := marketdata.WriteCSV(f, bars)
-		if cerr := f.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return nil, fmt.Errorf("write %s: %w", out, werr)
 		}
 		written = append(written, out)
 	}
 	return written, nil
+}
+
+// writeDemoBarFile writes one bundled sample file (base name, e.g.
+// BTCUSDT_1h.csv) into dir, shifted by whole bars so that its last bar is
+// the last bar closed at now, and returns the path written.
+func writeDemoBarFile(dir, base string, now time.Time) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	name := "demodata/" + base
+	stem := strings.TrimSuffix(base, ".csv")
+	i := strings.LastIndexByte(stem, '_')
+	if i < 0 {
+		return "", fmt.Errorf("demo data %s: want SYMBOL_TIMEFRAME.csv", name)
+	}
+	tf, err := marketdata.ParseTimeframe(stem[i+1:])
+	if err != nil {
+		return "", fmt.Errorf("demo data %s: %w", name, err)
+	}
+	raw, err := demoData.ReadFile(name)
+	if err != nil {
+		return "", err
+	}
+	bars, err := marketdata.ReadCSV(strings.NewReader(string(raw)))
+	if err != nil || len(bars) == 0 {
+		return "", fmt.Errorf("demo data %s: %v (%d bars)", name, err, len(bars))
+	}
+	// Whole bars: the files' fixed-length timeframes (1h, 1d) keep their
+	// alignment under a shift by a multiple of the bar length.
+	target := tf.Add(tf.Open(now), -1)
+	shift := target.Sub(bars[len(bars)-1].Time)
+	for j := range bars {
+		bars[j].Time = bars[j].Time.Add(shift)
+	}
+	out := filepath.Join(dir, base)
+	f, err := os.Create(out)
+	if err != nil {
+		return "", err
+	}
+	werr := marketdata.WriteCSV(f, bars)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return "", fmt.Errorf("write %s: %w", out, werr)
+	}
+	return out, nil
 }
 
 // demoHTTPAddr resolves --http: "auto" asks the kernel for a free loopback

@@ -37,10 +37,11 @@ func (e *exitError) Unwrap() error { return e.err }
 func actionError(err error) error {
 	var inv *action.InvalidError
 	var ie *store.InputError
+	var amb *action.AmbiguousNameError
 	switch {
 	case err == nil:
 		return nil
-	case errors.As(err, &inv), errors.Is(err, store.ErrDuplicate):
+	case errors.As(err, &inv), errors.Is(err, store.ErrDuplicate), errors.As(err, &amb):
 		return &exitError{2, err}
 	case errors.As(err, &ie):
 		return &exitError{2, ie}

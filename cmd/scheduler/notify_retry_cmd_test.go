@@ -55,6 +55,9 @@ func TestNotifyRetryCommand(t *testing.T) {
 		if out := c.must(t, "notify", "retry", "--dead"); !strings.Contains(out, "requeued 2 ") {
 			t.Errorf("--dead output %q", out)
 		}
+		if out := c.must(t, "notify", "retry", "--dead", "--json"); !strings.HasSuffix(out, "\n{\n  \"requeued\": 0\n}\n") {
+			t.Errorf("--dead --json output %q; want {\"requeued\": 0}", out)
+		}
 		st, err := ob.Stats(ctx, time.Now())
 		if err != nil || st.Dead != 0 || st.Pending != 4 {
 			t.Errorf("after retries: dead %d pending %d (%v), want 0 and 4", st.Dead, st.Pending, err)

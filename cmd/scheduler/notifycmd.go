@@ -30,9 +30,9 @@ func newNotifyCmd() *cobra.Command {
 // flags into action.RetryNotifications and its errors into exit statuses.
 func newNotifyRetryCmd() *cobra.Command {
 	var idFlag string
-	var dead bool
+	var dead, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "retry (--id N | --dead)",
+		Use:   "retry (--id N | --dead) [--json]",
 		Short: "Requeue dead outbox notifications for delivery",
 		Long: `Moves dead notifications of the outbox back to pending, with their attempts
 reset: --id N the one row, --dead every dead row. A running service delivers
@@ -53,7 +53,7 @@ failure, 2 bad flags.`,
 			if req.ID == 0 && !dead || req.ID != 0 && dead {
 				return &exitError{code: 2, err: errors.New("give --id N (one dead notification) or --dead (every dead notification), not both")}
 			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -65,12 +65,16 @@ failure, 2 bad flags.`,
 			case err != nil:
 				return &exitError{code: 1, err: err}
 			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), res)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "requeued %d dead notification(s)\n", res.Requeued)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&idFlag, "id", "", "requeue this dead notification (its id)")
 	cmd.Flags().BoolVar(&dead, "dead", false, "requeue every dead notification")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
 	return cmd
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
+	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/config"
 	"github.com/spf13/cobra"
 )
@@ -23,7 +24,7 @@ func init() {
 		Short: "Show schedules, next fires, running runs, failures and the outbox",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -39,26 +40,36 @@ func init() {
 				return err
 			}
 			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), st.Stats)
+				out := api.StatusSections(st)
+				out["service"] = map[string]any{"running": false, "http_addr": a.cfg.HTTPAddr}
+				out["database"] = map[string]string{"dialect": a.db.Dialect(), "location": a.databaseLocation()}
+				out["notification_delivery"] = a.delivery.String()
+				out["time"] = st.Time.UTC()
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			if up {
-				fmt.Fprintf(cmd.OutOrStdout(), "service: running (node %v, up %v s, engine %v)\n", live["node_id"], live["uptime_seconds"], live["engine"])
-			} else {
-				fmt.Fprintln(cmd.OutOrStdout(), "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
+			w := cmd.OutOrStdout()
+			switch {
+			case up:
+				fmt.Fprintln(w, serviceLine(live))
+			case a.cfg.HTTPAddr == "off":
+				fmt.Fprintln(w, "service: not asked (HTTP_ADDR=off; showing the database)")
+			default:
+				fmt.Fprintln(w, "service: not reachable on HTTP_ADDR "+a.cfg.HTTPAddr+" (showing the database)")
 			}
-			printStatus(cmd.OutOrStdout(), config.Redact(a.cfg.DatabaseURL), st)
-			fmt.Fprintf(cmd.OutOrStdout(), "notification delivery: %s\n", a.delivery)
+			printStatus(w, a.databaseLocation(), st)
+			fmt.Fprintf(w, "notification delivery: %s\n", a.delivery)
 			return nil
 		},
 	}
 	statusCmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
+	var reloadJSON bool
 	reloadCmd := &cobra.Command{
 		Use:   "reload",
 		Short: "Re-validate every enabled schedule, recompute next_run_at and wake running instances",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -68,6 +79,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if reloadJSON {
+					return writeJSON(cmd.OutOrStdout(), res)
+				}
 				printReload(cmd.OutOrStdout(), &res, " (reloaded by the running service)")
 				return nil
 			}
@@ -75,11 +89,16 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if reloadJSON {
+				return writeJSON(cmd.OutOrStdout(), r)
+			}
 			printReload(cmd.OutOrStdout(), r, "")
 			return nil
 		},
 	}
+	reloadCmd.Flags().BoolVar(&reloadJSON, "json", false, "print JSON")
 
+	var validateJSON bool
 	validateCmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check the configuration and every schedule; exit status 1 when anything is wrong",
@@ -87,6 +106,18 @@ func init() {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			problems := validateAll(cmd.Context())
 			out := cmd.OutOrStdout()
+			if validateJSON {
+				if problems == nil {
+					problems = []string{}
+				}
+				if err := writeJSON(out, map[string]any{"valid": len(problems) == 0, "problems": problems}); err != nil {
+					return err
+				}
+				if len(problems) > 0 {
+					return &exitError{1, fmt.Errorf("%d problem(s) found", len(problems))}
+				}
+				return nil
+			}
 			for _, p := range problems {
 				fmt.Fprintln(out, p)
 			}
@@ -97,6 +128,8 @@ func init() {
 			return nil
 		},
 	}
+
+	validateCmd.Flags().BoolVar(&validateJSON, "json", false, `print {"valid", "problems"} as JSON`)
 
 	rootCmd.AddCommand(statusCmd, reloadCmd, validateCmd)
 }
@@ -116,10 +149,33 @@ func printReload(w io.Writer, r *action.ReloadResult, by string) {
 	}
 }
 
+// serviceLine describes the running service from its /status answer:
+// node, uptime and the engine loop in words.
+func serviceLine(live map[string]any) string {
+	up := "?"
+	if s, ok := live["uptime_seconds"].(float64); ok {
+		up = (time.Duration(s) * time.Second).String()
+	}
+	line := fmt.Sprintf("service: running (version %v, node %v, up %s)", live["version"], live["node_id"], up)
+	eng, _ := live["engine"].(map[string]any)
+	switch {
+	case eng == nil:
+		return line
+	case eng["running"] == true:
+		line += fmt.Sprintf("; engine loop running, %v active run(s)", eng["active_runs"])
+	default:
+		line += "; engine loop NOT running"
+	}
+	if e, ok := eng["error"].(string); ok && e != "" {
+		line += "; last error: " + firstLine(e, 200)
+	}
+	return line
+}
+
 // printStatus prints action.Status as text.
 func printStatus(w io.Writer, database string, full *action.Status) {
 	st := full.Stats
-	fmt.Fprintf(w, "database: %s (%s)\n", full.Dialect, database)
+	fmt.Fprintf(w, "database: %s %s\n", full.Dialect, database)
 	fmt.Fprintf(w, "schedules: %d total, %d enabled, %d invalid\n", st.Schedules, st.Enabled, len(st.Invalid))
 	for _, s := range st.Invalid {
 		fmt.Fprintf(w, "  invalid #%d %s: %s\n", s.ID, s.Name, s.LastError)
@@ -146,12 +202,15 @@ func printStatus(w io.Writer, database string, full *action.Status) {
 	for _, k := range keys {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, st.RunsByStatus[k]))
 	}
+	if len(parts) == 0 {
+		parts = append(parts, "none yet")
+	}
 	fmt.Fprintf(w, "runs: %s\n", strings.Join(parts, " "))
 	if st.MissedRecords > 0 {
 		fmt.Fprintf(w, "missed-fire records: %d (see: scheduler runs list --status missed)\n", st.MissedRecords)
 	}
 	if len(st.RecentFailures) > 0 {
-		fmt.Fprintln(w, "recent failures:")
+		fmt.Fprintln(w, "recent failures (the whole error: scheduler runs show RUN):")
 		for _, r := range st.RecentFailures {
 			fmt.Fprintf(tw, "  run %d\tschedule %s\t%s\t%s\n", r.ID, r.JobID, r.ScheduledFor.Format(time.RFC3339), firstLine(r.Error, 100))
 		}
@@ -162,6 +221,9 @@ func printStatus(w io.Writer, database string, full *action.Status) {
 		parts = append(parts, fmt.Sprintf("%s=%d", k, n))
 	}
 	sort.Strings(parts)
+	if len(parts) == 0 {
+		parts = append(parts, "empty")
+	}
 	fmt.Fprintf(w, "outbox: %s", strings.Join(parts, " "))
 	if st.OldestPendingAge > 0 {
 		fmt.Fprintf(w, " (oldest pending %.0f s)", st.OldestPendingAge)
@@ -197,7 +259,7 @@ func validateAll(ctx context.Context) []string {
 		}
 		return problems
 	}
-	a, err := loadApp(ctx, false)
+	a, err := loadExistingApp(ctx)
 	if err != nil {
 		return append(problems, err.Error())
 	}

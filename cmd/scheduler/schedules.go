@@ -44,7 +44,7 @@ func init() {
 			if sf.Offset < 0 {
 				return &exitError{2, fmt.Errorf("--offset: %d is negative", sf.Offset)}
 			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func init() {
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 
 	show := &cobra.Command{
-		Use: "show ID", Short: "Show one schedule as JSON (task_params redacted)", Args: cobra.ExactArgs(1),
+		Use: "show ID|NAME", Short: "Show one schedule as JSON (task_params redacted)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, id, err := loadAppFor(cmd, args[0])
 			if err != nil {
@@ -90,16 +90,21 @@ func init() {
 			return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
 		},
 	}
+	show.Flags().Bool("json", true, "print JSON (always on: the schedule is shown as JSON)")
 
 	var add store.Schedule
 	var params string
-	var disabled bool
+	var disabled, addJSON bool
 	addCmd := &cobra.Command{
 		Use:   "add",
 		Short: "Add a schedule (validated before it is saved)",
-		Example: `  scheduler schedules add --user 1 --name vix --type data_processing --target src.data.vix \
-    --cron "0 */4 * * *" --params '{"script_path": "src/data/vix.py", "timeout_seconds": 600}'
-  scheduler schedules add --user 1 --name btc-rsi --type alert --cron "*/5 * * * *" --params @alert.json`,
+		Example: `  scheduler schedules add --user 1 --name hello --type script --cron "0 */4 * * *" \
+    --params '{"script_path": "src/data/hello.sh", "timeout_seconds": 60}'
+  scheduler schedules add --user 1 --name vix --type data_processing --target src.data.downloader.vix_downloader \
+    --cron "0 */4 * * *" --params '{"script_path": "src/data/downloader/vix_downloader.py", "timeout_seconds": 600}'
+  scheduler schedules add --user 1 --name btc-rsi --type alert --cron "*/5 * * * *" --params @alert.json
+
+(scheduler init creates src/data/hello.sh and alert.json; the vix downloader is the framework's.)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			raw, err := readParams(params)
@@ -124,6 +129,9 @@ func init() {
 			if err != nil {
 				return actionError(err)
 			}
+			if addJSON {
+				return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "created schedule %d (%s)\n", s.ID, s.Name)
 			return nil
 		},
@@ -137,10 +145,12 @@ func init() {
 	f.StringVar(&add.Timezone, "timezone", "", "IANA time zone of the cron expression (default SCHEDULER_TIMEZONE)")
 	f.StringVar(&params, "params", "{}", "task_params JSON, or @file.json")
 	f.BoolVar(&disabled, "disabled", false, "create it disabled")
+	f.BoolVar(&addJSON, "json", false, "print the created schedule as JSON (task_params redacted)")
 
 	setEnabled := func(use string, on bool) *cobra.Command {
-		return &cobra.Command{
-			Use: use + " ID", Short: strings.ToUpper(use[:1]) + use[1:] + " a schedule", Args: cobra.ExactArgs(1),
+		var asJSON bool
+		c := &cobra.Command{
+			Use: use + " ID|NAME", Short: strings.ToUpper(use[:1]) + use[1:] + " a schedule", Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				a, id, err := loadAppFor(cmd, args[0])
 				if err != nil {
@@ -148,22 +158,29 @@ func init() {
 				}
 				defer a.close()
 				acts := a.actions(nil)
+				var s *store.Schedule
 				if on {
-					_, err = acts.Enable(cmd.Context(), id)
+					s, err = acts.Enable(cmd.Context(), id)
 				} else {
-					_, err = acts.Disable(cmd.Context(), id)
+					s, err = acts.Disable(cmd.Context(), id)
 				}
 				if err != nil {
 					return actionError(err)
+				}
+				if asJSON {
+					return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "schedule %d %sd\n", id, use)
 				return nil
 			},
 		}
+		c.Flags().BoolVar(&asJSON, "json", false, "print the schedule as JSON (task_params redacted)")
+		return c
 	}
 
+	var delJSON bool
 	del := &cobra.Command{
-		Use: "delete ID", Short: "Delete a schedule (its run history is kept)", Args: cobra.ExactArgs(1),
+		Use: "delete ID|NAME", Short: "Delete a schedule (its run history is kept)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, id, err := loadAppFor(cmd, args[0])
 			if err != nil {
@@ -173,20 +190,25 @@ func init() {
 			if err := a.actions(nil).Delete(cmd.Context(), id); err != nil {
 				return actionError(err)
 			}
+			if delJSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"id": id, "deleted": true})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "schedule %d deleted\n", id)
 			return nil
 		},
 	}
+	del.Flags().BoolVar(&delJSON, "json", false, `print {"id", "deleted"} as JSON`)
 
-	var local bool
+	var local, runJSON bool
 	run := &cobra.Command{
-		Use:   "run ID",
+		Use:   "run ID|NAME",
 		Short: "Run a schedule now, exactly once",
 		Long: `Inserts a pending manual run (with 1 + options.retry_count attempts, else
 1 + SCHEDULER_RETRY_COUNT). When a service is running it executes the run
 (PostgreSQL: woken by NOTIFY scheduler_manual_trigger; SQLite: within 2 s).
 When no service runs on the SQLite database, or with --local, the run is
-executed by this command and its result printed.`,
+executed by this command and its result printed (as JSON; --json prints the
+queued run as JSON too).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, id, err := loadAppFor(cmd, args[0])
@@ -202,7 +224,7 @@ executed by this command and its result printed.`,
 			if err != nil {
 				return actionError(err)
 			}
-			if o.Here == nil {
+			if o.Here == nil && !runJSON {
 				fmt.Fprintf(cmd.OutOrStdout(), "run %d queued for schedule %d; follow it with: scheduler runs list --schedule %d\n", st.Run.ID, id, id)
 				return nil
 			}
@@ -210,11 +232,13 @@ executed by this command and its result printed.`,
 		},
 	}
 	run.Flags().BoolVar(&local, "local", false, "execute the run in this process")
+	run.Flags().BoolVar(&runJSON, "json", false, "print the run as JSON also when it is only queued")
 
 	sched.AddCommand(list, show, addCmd, setEnabled("enable", true), setEnabled("disable", false), del, run)
 
 	var rf store.RunFilter
 	var runsJSON bool
+	var runsSchedule string
 	runs := &cobra.Command{Use: "runs", Short: "Inspect the run history"}
 	runsList := &cobra.Command{
 		Use: "list", Short: "List runs, newest first", Args: cobra.NoArgs,
@@ -225,14 +249,16 @@ executed by this command and its result printed.`,
 			if rf.Limit < 1 || rf.Limit > 10000 {
 				return &exitError{2, fmt.Errorf("--limit: %d out of range 1-10000", rf.Limit)}
 			}
-			if rf.ScheduleID < 0 {
-				return &exitError{2, fmt.Errorf("--schedule: %d is not a schedule id", rf.ScheduleID)}
-			}
-			a, err := loadApp(cmd.Context(), false)
+			a, err := loadExistingApp(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer a.close()
+			if runsSchedule != "" {
+				if rf.ScheduleID, err = lookupSchedule(cmd, a, runsSchedule); err != nil {
+					return fmt.Errorf("--schedule: %w", err)
+				}
+			}
 			rs, err := a.db.ListRuns(cmd.Context(), rf)
 			if err != nil {
 				return actionError(err)
@@ -254,11 +280,35 @@ executed by this command and its result printed.`,
 			return tw.Flush()
 		},
 	}
-	runsList.Flags().Int64Var(&rf.ScheduleID, "schedule", 0, "only runs of this schedule")
+	runsList.Flags().StringVar(&runsSchedule, "schedule", "", "only runs of this schedule (id or name)")
 	runsList.Flags().StringVar(&rf.Status, "status", "", "only runs with this status (pending, running, completed, failed, cancelled, skipped, missed)")
 	runsList.Flags().IntVar(&rf.Limit, "limit", 50, "at most this many runs")
 	runsList.Flags().BoolVar(&runsJSON, "json", false, "print JSON")
-	runs.AddCommand(runsList)
+	var showJSON bool
+	runsShow := &cobra.Command{
+		Use: "show ID", Short: "Show one run: full error, result, attempts, times and lag", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			a, err := loadExistingApp(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			d, err := a.actions(nil).RunDetail(cmd.Context(), id)
+			if err != nil {
+				return actionError(err)
+			}
+			if showJSON {
+				return writeJSON(cmd.OutOrStdout(), d)
+			}
+			return printRun(cmd.OutOrStdout(), d)
+		},
+	}
+	runsShow.Flags().BoolVar(&showJSON, "json", false, "print JSON")
+	runs.AddCommand(runsList, runsShow)
 
 	rootCmd.AddCommand(sched, runs)
 }
@@ -266,15 +316,42 @@ executed by this command and its result printed.`,
 // maxListLimit is the largest --limit of `schedules list`.
 const maxListLimit = 100000
 
-// loadAppFor parses a schedule ID argument, then loads the app: the start of
-// every command that acts on one schedule.
+// loadAppFor loads the app (an existing database: loadExistingApp) and
+// resolves a schedule argument, an id or a name: the start of every
+// command that acts on one schedule.
 func loadAppFor(cmd *cobra.Command, arg string) (*app, int64, error) {
-	id, err := parseID(arg)
+	if looksNumeric(arg) {
+		if _, err := parseID(arg); err != nil {
+			return nil, 0, err
+		}
+	}
+	a, err := loadExistingApp(cmd.Context())
 	if err != nil {
 		return nil, 0, err
 	}
-	a, err := loadApp(cmd.Context(), false)
-	return a, id, err
+	id, err := lookupSchedule(cmd, a, arg)
+	if err != nil {
+		a.close()
+		return nil, 0, err
+	}
+	return a, id, nil
+}
+
+// lookupSchedule resolves an id or a schedule name (action.Lookup); a
+// number that is no valid id exits 2.
+func lookupSchedule(cmd *cobra.Command, a *app, arg string) (int64, error) {
+	if looksNumeric(arg) {
+		return parseID(arg)
+	}
+	id, err := a.actions(nil).Lookup(cmd.Context(), arg)
+	return id, actionError(err)
+}
+
+// looksNumeric reports whether s is meant as an id: an optional sign and
+// digits only.
+func looksNumeric(s string) bool {
+	s = strings.TrimLeft(s, "+-")
+	return s != "" && strings.Trim(s, "0123456789") == ""
 }
 
 func parseID(s string) (int64, error) {

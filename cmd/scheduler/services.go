@@ -41,12 +41,12 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 	}
 	started := time.Now()
 	h := api.New(api.Deps{Store: a.db, Actions: acts, Engine: e, Token: a.cfg.APIToken,
-		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: version,
+		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: appVersion,
 		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
 		Status: a.statusSections})
 	dash, err := web.New(web.Deps{Store: a.db, Actions: acts, API: h, Engine: e, Token: a.cfg.APIToken,
 		Addr: a.cfg.HTTPAddr, Location: a.cfg.Timezone, AlertSchemaDir: a.cfg.AlertSchemaDir, Logger: a.log,
-		Status: a.statusSections, Bars: a.bars})
+		Status: a.statusSections, Bars: a.chartBars})
 	if err != nil {
 		return nil, err
 	}
@@ -73,15 +73,15 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 
 // statusSections adds the parts of /status the API does not know about.
 func (a *app) statusSections(ctx context.Context) map[string]any {
-	out := map[string]any{"database": a.db.Dialect()}
+	out := map[string]any{"database": map[string]string{"dialect": a.db.Dialect(), "location": a.databaseLocation()}}
 	for name, f := range a.status {
 		out[name] = f(ctx)
 	}
 	return out
 }
 
-// bars serves the dashboard's alert charts from the market data client.
-func (a *app) bars(ctx context.Context, symbol string, tf marketdata.Timeframe, n int) ([]marketdata.Bar, error) {
+// chartBars serves the dashboard's alert charts from the market data client.
+func (a *app) chartBars(ctx context.Context, symbol string, tf marketdata.Timeframe, n int) ([]marketdata.Bar, error) {
 	s, err := a.market.Series(ctx, marketdata.Request{Symbol: symbol, Timeframe: tf, Bars: n})
 	if err != nil {
 		return nil, err

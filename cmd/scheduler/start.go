@@ -75,7 +75,7 @@ func serve(ctx context.Context, a *app) error {
 		if err != nil {
 			return map[string]string{"error": err.Error()}
 		}
-		return action.RedactedOutbox(st) // webhook URLs in delivery errors
+		return action.SummarizeOutbox(st) // redacted: webhook URLs in delivery errors
 	}
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
@@ -99,7 +99,7 @@ func serve(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	a.log.Info("scheduler started", "version", version, "node", e.NodeID(), "database", a.db.Dialect(),
+	a.log.Info("scheduler started", "version", appVersion, "node", e.NodeID(), "database", a.db.Dialect(),
 		"environment", a.cfg.TradingEnv, "notification_delivery", a.delivery.String())
 	err = e.Run(ctx)
 	srv.stop()

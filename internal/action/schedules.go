@@ -2,7 +2,9 @@ package action
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/atf/scheduler/internal/redact"
 	"github.com/atf/scheduler/internal/store"
@@ -106,4 +108,47 @@ func (a *Actions) Delete(ctx context.Context, id int64) error {
 	a.changed(ctx, store.ChannelUpdates, strconv.FormatInt(id, 10))
 	a.log.Info("schedule deleted", "schedule_id", id)
 	return nil
+}
+
+// AmbiguousNameError is returned by Lookup when several schedules (of
+// different users) have the name asked for.
+type AmbiguousNameError struct {
+	// Name is the name asked for.
+	Name string
+	// IDs are the schedules that have it, in id order.
+	IDs []int64
+}
+
+// Error names the schedules that share the name.
+func (e *AmbiguousNameError) Error() string {
+	ids := make([]string, len(e.IDs))
+	for i, id := range e.IDs {
+		ids[i] = strconv.FormatInt(id, 10)
+	}
+	return fmt.Sprintf("schedule name %q is used by schedules %s (of different users); give the id", e.Name, strings.Join(ids, ", "))
+}
+
+// Lookup resolves a schedule reference as people type it: a positive
+// integer is the id; anything else is a name, which must belong to exactly
+// one schedule (an *AmbiguousNameError when it does not, store.ErrNotFound
+// when no schedule has it).
+func (a *Actions) Lookup(ctx context.Context, ref string) (int64, error) {
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+		return id, nil
+	}
+	list, err := a.c.Store.ListSchedules(ctx, store.ScheduleFilter{Name: ref, Limit: 10})
+	if err != nil {
+		return 0, err
+	}
+	switch len(list) {
+	case 0:
+		return 0, fmt.Errorf("schedule %q: %w", ref, store.ErrNotFound)
+	case 1:
+		return list[0].ID, nil
+	}
+	e := &AmbiguousNameError{Name: ref}
+	for _, s := range list {
+		e.IDs = append(e.IDs, s.ID)
+	}
+	return 0, e
 }

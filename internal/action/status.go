@@ -45,3 +45,36 @@ func (a *Actions) Status(ctx context.Context) (*Status, error) {
 	}
 	return out, nil
 }
+
+// OutboxSummary is the outbox's state as /status shows it (snake_case
+// keys, redacted delivery errors).
+type OutboxSummary struct {
+	Pending              int64                          `json:"pending"`
+	Failed               int64                          `json:"failed"`
+	Sending              int64                          `json:"sending"`
+	Sent                 int64                          `json:"sent"`
+	Dead                 int64                          `json:"dead"`
+	Suppressed           int64                          `json:"suppressed"`
+	OldestPendingSeconds float64                        `json:"oldest_pending_seconds"`
+	LastErrorByChannel   map[string]ChannelErrorSummary `json:"last_error_by_channel"`
+}
+
+// ChannelErrorSummary is a channel's most recent delivery error.
+type ChannelErrorSummary struct {
+	NotificationID int64     `json:"notification_id"`
+	Error          string    `json:"error"`
+	At             time.Time `json:"at"`
+}
+
+// SummarizeOutbox returns ob redacted (RedactedOutbox) in the form of
+// OutboxSummary.
+func SummarizeOutbox(ob notify.OutboxStats) OutboxSummary {
+	ob = RedactedOutbox(ob)
+	out := OutboxSummary{Pending: ob.Pending, Failed: ob.Failed, Sending: ob.Sending, Sent: ob.Sent, Dead: ob.Dead,
+		Suppressed: ob.Suppressed, OldestPendingSeconds: ob.OldestPendingAge.Seconds(),
+		LastErrorByChannel: make(map[string]ChannelErrorSummary, len(ob.LastErrorByChannel))}
+	for ch, e := range ob.LastErrorByChannel {
+		out.LastErrorByChannel[ch] = ChannelErrorSummary{NotificationID: e.ID, Error: e.Error, At: e.At.UTC()}
+	}
+	return out
+}

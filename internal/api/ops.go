@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"maps"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
@@ -70,9 +71,12 @@ type scheduleRef struct {
 	Error     string     `json:"error,omitempty"`
 }
 
+// runRef is a run in /status. schedule_id is a number, as everywhere in
+// the API (job_id is text in the framework's ORM model; a value that is
+// not a number is shown as 0).
 type runRef struct {
 	RunID        int64      `json:"run_id"`
-	ScheduleID   string     `json:"schedule_id"`
+	ScheduleID   int64      `json:"schedule_id"`
 	JobType      string     `json:"job_type"`
 	Kind         string     `json:"kind"`
 	ScheduledFor time.Time  `json:"scheduled_for"`
@@ -85,7 +89,8 @@ type runRef struct {
 func runRefs(runs []store.Run) []runRef {
 	out := make([]runRef, 0, len(runs))
 	for _, r := range runs {
-		out = append(out, runRef{RunID: r.ID, ScheduleID: r.JobID, JobType: r.JobType, Kind: r.Kind,
+		sid, _ := strconv.ParseInt(r.JobID, 10, 64)
+		out = append(out, runRef{RunID: r.ID, ScheduleID: sid, JobType: r.JobType, Kind: r.Kind,
 			ScheduledFor: r.ScheduledFor, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt, Owner: r.LeaseOwner, Error: r.Error})
 	}
 	return out
@@ -132,13 +137,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		out["store_error"] = err.Error()
 		code = http.StatusServiceUnavailable
 	} else {
-		st := full.Stats
-		out["schedules"] = map[string]any{"total": st.Schedules, "enabled": st.Enabled, "invalid": scheduleRefs(st.Invalid, false)}
-		out["runs"] = map[string]any{"in_progress": len(st.Running), "running": runRefs(st.Running), "by_status": st.RunsByStatus}
-		out["next_fires"] = scheduleRefs(st.NextDue, true)
-		out["recent_failures"] = runRefs(st.RecentFailures)
-		out["missed_fires"] = st.MissedRecords
-		out["outbox"] = map[string]any{"by_status": st.OutboxByStatus, "oldest_pending_seconds": st.OldestPendingAge}
+		maps.Copy(out, StatusSections(full))
 	}
 	if s.d.Status != nil {
 		for k, v := range s.d.Status(ctx) {
@@ -160,6 +159,22 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, code, out)
+}
+
+// StatusSections returns the sections of GET /status read from the
+// database (schedules, runs, next_fires, recent_failures, missed_fires,
+// outbox), as `scheduler status --json` also prints them when no service
+// runs.
+func StatusSections(full *action.Status) map[string]any {
+	st := full.Stats
+	return map[string]any{
+		"schedules":       map[string]any{"total": st.Schedules, "enabled": st.Enabled, "invalid": scheduleRefs(st.Invalid, false)},
+		"runs":            map[string]any{"in_progress": len(st.Running), "running": runRefs(st.Running), "by_status": st.RunsByStatus},
+		"next_fires":      scheduleRefs(st.NextDue, true),
+		"recent_failures": runRefs(st.RecentFailures),
+		"missed_fires":    st.MissedRecords,
+		"outbox":          map[string]any{"by_status": st.OutboxByStatus, "oldest_pending_seconds": st.OldestPendingAge},
+	}
 }
 
 // ReloadResult is the response of POST /api/v1/reload: the enabled

@@ -23,12 +23,9 @@ type RunList struct {
 	MaxLimit int `json:"max_limit"`
 }
 
-// RunDetail is the response of GET /api/v1/runs/{id}: the run and its
-// failed attempts that were retried.
-type RunDetail struct {
-	store.Run
-	Attempts []store.Attempt `json:"attempts"`
-}
+// RunDetail is the response of GET /api/v1/runs/{id}: the run, its lag
+// and duration, and its failed attempts that were retried.
+type RunDetail = action.RunDetail
 
 func (s *server) listRuns(w http.ResponseWriter, r *http.Request) {
 	limit, offset, err := paging(r, 50)
@@ -70,15 +67,10 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	run, err := s.d.Store.GetRun(r.Context(), id)
+	d, err := s.d.Actions.RunDetail(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	att, err := s.d.Store.ListAttempts(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, RunDetail{Run: action.RedactedRun(*run), Attempts: action.RedactedAttempts(att)})
+	writeJSON(w, http.StatusOK, d)
 }

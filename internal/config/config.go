@@ -52,6 +52,7 @@ type Config struct {
 	AlertOncePerBar bool           // ALERT_ONCE_PER_BAR (true)
 	AlertMaxTrigger int            // ALERT_MAX_TRIGGERS (15)
 	AlertFloodWin   time.Duration  // ALERT_FLOOD_WINDOW (180 s)
+	BarRetention    time.Duration  // BAR_RETENTION (400 days): stored bars older than this are deleted
 
 	// NotificationDelivery (NOTIFICATION_DELIVERY: auto, framework, direct;
 	// default auto) says who delivers telegram and email notifications:
@@ -96,6 +97,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.AlertOncePerBar = r.bool("ALERT_ONCE_PER_BAR", true)
 	c.AlertMaxTrigger = r.int("ALERT_MAX_TRIGGERS", 15, 1, 1000000)
 	c.AlertFloodWin = r.seconds("ALERT_FLOOD_WINDOW", 180)
+	c.BarRetention = r.days("BAR_RETENTION", 400, 1, 36500)
 	c.AlertSchemaDir = getenv("ALERT_SCHEMA_DIR")
 	if c.AlertSchemaDir != "" {
 		if st, err := os.Stat(c.AlertSchemaDir); err != nil || !st.IsDir() {
@@ -276,6 +278,31 @@ func (r *reader) bool(name string, def bool) bool {
 	}
 	r.errs = append(r.errs, fmt.Errorf("%s: %q is not a boolean (true/false)", name, v))
 	return def
+}
+
+// days reads a number of whole days ("400", "400d") or a Go duration
+// ("9600h") between lo and hi days.
+func (r *reader) days(name string, def, lo, hi int) time.Duration {
+	v := strings.TrimSpace(r.getenv(name))
+	if v == "" {
+		return time.Duration(def) * 24 * time.Hour
+	}
+	d, err := time.ParseDuration(v)
+	if n, aerr := strconv.Atoi(strings.TrimSuffix(v, "d")); aerr == nil {
+		d, err = time.Duration(n)*24*time.Hour, nil
+		if n < lo || n > hi {
+			d = -1 // out of range below, without overflowing
+		}
+	}
+	if err != nil {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q is not a number of days (400, 400d) or a duration (9600h)", name, v))
+		return time.Duration(def) * 24 * time.Hour
+	}
+	if d < time.Duration(lo)*24*time.Hour || d > time.Duration(hi)*24*time.Hour {
+		r.errs = append(r.errs, fmt.Errorf("%s: %q out of range %d-%d days", name, v, lo, hi))
+		return time.Duration(def) * 24 * time.Hour
+	}
+	return d
 }
 
 // seconds reads a positive number of seconds (fractions allowed).

@@ -70,7 +70,8 @@ var (
 //	 "notify": {"on_success": false, "on_failure": true, "channels": ["telegram"]}}
 type ScheduleParams struct {
 	Action string
-	// Symbols × Timeframes are warmed by data_sync.
+	// Symbols × Timeframes are fetched into the cache and bar store by
+	// data_sync.
 	Symbols    []string
 	Timeframes []string
 	// DaysBack is parameters.days_back (0 when absent): the history data_sync
@@ -506,9 +507,11 @@ type SyncedSeries struct {
 }
 
 // dataSync fetches symbols × timeframes through the market data client so
-// that its cache holds them. days_back sets the depth (bars covering that
-// many days, at most 5000); without it the client's default lookback is
-// used. Any failed series fails the run (retryable) after the others ran.
+// that its cache and the database's bar store behind it (Options.BarStore)
+// hold them: the closed bars survive a restart, and later fetches ask the
+// provider only for what is missing. days_back sets the depth (bars covering
+// that many days, at most 5000); without it the client's default lookback
+// is used. Any failed series fails the run (retryable) after the others ran.
 func (h *scheduleHandler) dataSync(ctx context.Context, p *ScheduleParams) (*SyncResult, error) {
 	md, err := h.env.market()
 	if err != nil {

@@ -6,6 +6,11 @@ import (
 	"time"
 )
 
+// The memory cache (lru) is the first layer of a lookup: a fresh entry is
+// served without any fetch. Behind it, when Options.BarStore is set, sits
+// the bar store (barstore.go): a miss or refresh reads the stored closed
+// bars and asks the provider only for the stretches the store lacks.
+
 // cacheKey identifies one cached series.
 type cacheKey struct {
 	provider string

@@ -62,6 +62,9 @@ type Options struct {
 	// DefaultLookback is the number of closed bars returned when a Request
 	// does not say (DATA_DEFAULT_LOOKBACK).
 	DefaultLookback int
+	// BarStore, when set, keeps closed bars across restarts behind the
+	// cache: fetches ask the provider only for what it lacks (barstore.go).
+	BarStore BarStore
 	// BinanceBaseURL, YahooBaseURL and CSVDir configure the built-in
 	// providers (BINANCE_BASE_URL, YAHOO_BASE_URL, DATA_CSV_DIR). The csv
 	// provider exists only when CSVDir is set.
@@ -557,7 +560,7 @@ func (c *Client) load(ctx context.Context, p Provider, key cacheKey, n int, now 
 		last := old.bars[len(old.bars)-1].Time
 		kept := len(old.bars) - 1
 		if (kept >= n || old.short >= n) && now.After(last) && countBars(tf, last, tf.Open(now)) <= n {
-			fetched, err := c.fetch(ctx, p, key.symbol, tf, last, now, true)
+			fetched, err := c.fetchRange(ctx, p, key.symbol, tf, last, now, true)
 			if err != nil {
 				return nil, err
 			}
@@ -618,9 +621,13 @@ func (c *Client) newEntry(bars []Bar, tf Timeframe, now time.Time, short int) *e
 func (c *Client) fetchDepth(ctx context.Context, p Provider, symbol string, tf Timeframe, n int, now time.Time) (bars []Bar, short int, err error) {
 	span := n
 	var prev []Bar
+	to := now
 	for widen := 0; ; widen++ {
 		from := tf.Add(tf.Open(now), -span)
-		got, err := c.fetch(ctx, p, symbol, tf, from, now, false)
+		// A wider window asks only for what lies before the last one.
+		got, err := c.fetchRange(ctx, p, symbol, tf, from, to, len(prev) > 0)
+		got = append(got, prev...)
+		to = from.Add(-time.Millisecond)
 		if err != nil {
 			if widen > 0 && errors.Is(err, ErrHistoryLimit) {
 				got = prev

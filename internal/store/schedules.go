@@ -126,6 +126,9 @@ func (s *DB) ListSchedules(ctx context.Context, f ScheduleFilter) ([]Schedule, e
 	if f.JobType != "" {
 		add("job_type = $%d", f.JobType)
 	}
+	if f.Name != "" {
+		add("name = $%d", f.Name)
+	}
 	if f.Enabled != nil {
 		add("enabled = $%d", *f.Enabled)
 	}

@@ -42,7 +42,7 @@ func (s *DB) Stats(ctx context.Context, now time.Time) (*Stats, error) {
 		return out
 	}
 	st.Invalid = load(`WHERE last_error IS NOT NULL ORDER BY id LIMIT 100`)
-	st.NextDue = load(`WHERE enabled AND next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 10`)
+	st.NextDue = load(`WHERE enabled AND last_error IS NULL AND next_run_at IS NOT NULL ORDER BY next_run_at LIMIT 10`)
 	if err != nil {
 		return nil, fmt.Errorf("stats: %w", err)
 	}
@@ -145,6 +145,9 @@ func (s *DB) nextFires(ctx context.Context, st *Stats) error {
 		}
 		if err != nil {
 			return err
+		}
+		if sc.LastError != "" {
+			continue // invalid schedules are listed in st.Invalid only
 		}
 		st.NextDue = append(st.NextDue, *sc)
 	}

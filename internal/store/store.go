@@ -194,6 +194,9 @@ type ClaimByID struct {
 // ScheduleFilter selects schedules for listing.
 type ScheduleFilter struct {
 	JobType string
+	// Name selects schedules with exactly this name (of any user unless
+	// UserID is set).
+	Name    string
 	Enabled *bool
 	UserID  *int64
 	Limit   int
@@ -213,7 +216,8 @@ type Stats struct {
 	Schedules int        `json:"schedules"`
 	Enabled   int        `json:"enabled"`
 	Invalid   []Schedule `json:"invalid"`
-	// NextDue are the schedules with the earliest upcoming runs, NextRunAt
+	// NextDue are the valid schedules (no last_error: those are in Invalid
+	// only) with the earliest upcoming runs, NextRunAt
 	// holding that run's instant (a fire claimed ahead comes before the
 	// next_run_at column).
 	NextDue          []Schedule     `json:"next_due"`
