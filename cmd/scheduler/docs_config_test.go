@@ -247,6 +247,7 @@ func TestREADMEConfigurationDefaults(t *testing.T) {
 		"DATA_CACHE_ENABLED":           b(md.CacheEnabled),
 		"DATA_CACHE_TTL":               secondsText(md.CacheTTL),
 		"DATA_DEFAULT_LOOKBACK":        i(md.DefaultLookback),
+		"BAR_RETENTION":                i(int(c.BarRetention / (24 * time.Hour))),
 		"DATA_MAX_RETRIES":             i(md.MaxRetries),
 		"DATA_TIMEOUT":                 secondsText(md.Timeout),
 		"BINANCE_BASE_URL":             md.BinanceBaseURL,

@@ -40,17 +40,19 @@ func (s *server) notReady(ctx context.Context) string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	if err := s.d.Store.Ping(ctx); err != nil {
-		return "database unreachable: " + err.Error()
+		s.log.Warn("readiness: database ping failed", "err", err)
+		return "database unreachable: " + store.Describe(err)
 	}
 	if _, err := s.d.Store.CountSchedules(ctx); err != nil {
-		return "database not migrated (job_schedules unreadable): " + err.Error()
+		s.log.Warn("readiness: job_schedules unreadable", "err", err)
+		return "database not migrated (job_schedules unreadable): " + store.Describe(err)
 	}
 	running, err := s.d.Engine.Running()
 	if !running {
 		return "engine loop is not running"
 	}
 	if err != nil {
-		return "engine loop is failing: " + err.Error()
+		return "engine loop is failing: " + store.Describe(err)
 	}
 	return ""
 }
@@ -117,7 +119,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	running, loopErr := s.d.Engine.Running()
 	eng := map[string]any{"running": running, "active_runs": s.d.Engine.Active()}
 	if loopErr != nil {
-		eng["error"] = loopErr.Error()
+		eng["error"] = store.Describe(loopErr) // the whole error is in the log
 	}
 	out := map[string]any{
 		"version":        s.d.Version,
@@ -134,7 +136,7 @@ func (s *server) status(w http.ResponseWriter, r *http.Request) {
 	full, err := s.d.Actions.Status(ctx)
 	if err != nil {
 		s.log.Error("status: reading store stats failed", "err", err)
-		out["store_error"] = err.Error()
+		out["store_error"] = store.Describe(err)
 		code = http.StatusServiceUnavailable
 	} else {
 		maps.Copy(out, StatusSections(full))
