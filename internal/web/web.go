@@ -170,7 +170,13 @@ func (s *Server) routes() []route {
 		{"GET /runs/{id}", s.runDetail},
 		{"GET /notifications", s.notifications},
 		{"POST /notifications/retry", s.retryNotifications},
+		{"/", s.notFound},
 	}
+}
+
+// notFound answers a path that is no page with the error page.
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.fail(w, r, fmt.Errorf("no page at %s: %w", r.URL.Path, store.ErrNotFound))
 }
 
 // cacheStatic lets browsers keep the embedded files for an hour.

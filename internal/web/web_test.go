@@ -151,6 +151,9 @@ func TestBadInputNamesTheField(t *testing.T) {
 	if code, _ := e.get("/runs/999"); code != http.StatusNotFound {
 		t.Errorf("missing run: %d", code)
 	}
+	if code, body := e.get("/no/such/page"); code != http.StatusNotFound || !strings.Contains(body, "no page at /no/such/page") {
+		t.Errorf("unknown path: %d", code)
+	}
 }
 
 func grep(body, needle string) string {
