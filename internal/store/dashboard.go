@@ -177,10 +177,15 @@ func (s *DB) RunPage(ctx context.Context, q RunPageQuery) (*RunPage, error) {
 	if q.JobType != "" {
 		add("job_type = $%d", q.JobType)
 	}
+	// Written so that the partial indexes of failed and cancelled runs
+	// (migration 006) serve the rare statuses.
 	switch q.Status {
 	case "":
-	case StatusSkipped, StatusMissed, StatusCancelled:
-		add(shownStatus+" = $%d", q.Status)
+	case StatusSkipped, StatusMissed:
+		where = append(where, "status = 'cancelled'")
+		add("reason = $%d", q.Status)
+	case StatusCancelled:
+		where = append(where, "status = 'cancelled'", "(reason IS NULL OR reason NOT IN ('skipped', 'missed'))")
 	default:
 		add("status = $%d", q.Status)
 	}

@@ -118,6 +118,20 @@ func TestRunPageAndOverview(t *testing.T) {
 			t.Fatalf("alert runs: %v %v", p, err)
 		}
 
+		// A missed-fire record is stored as cancelled with its reason.
+		if _, err := db.SQL().Exec(`UPDATE job_schedule_runs SET status = 'cancelled', reason = 'missed' WHERE id = $1`, old); err != nil {
+			t.Fatal(err)
+		}
+		for status, want := range map[string]int{store.StatusMissed: 1, store.StatusSkipped: 0, store.StatusCancelled: 0} {
+			p, err := db.RunPage(ctx, store.RunPageQuery{Status: status, Limit: 10})
+			if err != nil || len(p.Runs) != want || (want == 1 && (p.Runs[0].ID != old || p.Runs[0].Status != store.StatusMissed)) {
+				t.Errorf("%s runs: %+v %v, want %d", status, p, err, want)
+			}
+		}
+		if _, err := db.SQL().Exec(`UPDATE job_schedule_runs SET status = 'failed', reason = NULL WHERE id = $1`, old); err != nil {
+			t.Fatal(err)
+		}
+
 		o, err := db.Overview(ctx, now)
 		if err != nil {
 			t.Fatal(err)

@@ -52,6 +52,7 @@ func BenchmarkPages(b *testing.B) {
 		{"schedule_edit", fmt.Sprintf("/schedules/%d/edit", sid)},
 		{"runs", "/runs"},
 		{"runs_failed", "/runs?status=failed"},
+		{"runs_missed_none_exist", "/runs?status=missed"},
 		{"runs_of_schedule", fmt.Sprintf("/runs?schedule=%d", sid)},
 		{"runs_last_hour_page_10", fmt.Sprintf("/runs?from=%s&offset=500", now.Add(-time.Hour).Format("2006-01-02T15:04"))},
 		{"run_detail", fmt.Sprintf("/runs/%d", rid)},
