@@ -434,3 +434,26 @@ func TestChartWithoutDataSaysWhy(t *testing.T) {
 		t.Fatalf("chart of a report: %d", code)
 	}
 }
+
+func TestNamesAreEscapedEverywhere(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := newEnv(t, db, "", nil)
+	const evil = `<img src=x onerror=alert(1)>`
+	sc := e.create(evil, "report", "0 * * * *", `{"report_type": "daily", "description": "</pre><script>alert(2)</script>"}`)
+	soon := time.Now().Add(time.Hour)
+	if err := db.SetNextRun(context.Background(), sc.ID, &soon); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/schedules", "/schedules/" + itoa(sc.ID), "/schedules/" + itoa(sc.ID) + "/edit", "/schedules/" + itoa(sc.ID) + "/delete"} {
+		code, body := e.get(path)
+		if code != 200 {
+			t.Errorf("%s: %d", path, code)
+		}
+		if strings.Contains(body, "<img src=x") || strings.Contains(body, "<script>alert") {
+			t.Errorf("%s shows the name or params unescaped", path)
+		}
+		if !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt;") {
+			t.Errorf("%s does not show the name", path)
+		}
+	}
+}
