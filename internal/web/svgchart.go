@@ -135,6 +135,9 @@ func DrawChart(c *Chart) template.HTML {
 	// Time labels: about six across.
 	every := max(1, n/6)
 	for i := 0; i < n; i += every {
+		if x(i) > plotW-45 {
+			break // would run into the price labels
+		}
 		w.s(`<text class="axis" x="`, f(x(i)), `" y="`, f(height-1), `" text-anchor="middle">`,
 			c.Bars[i].Time.UTC().Format("01-02 15:04"), `</text>`)
 	}
