@@ -11,7 +11,9 @@ import (
 	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/engine"
+	"github.com/atf/scheduler/internal/marketdata"
 	"github.com/atf/scheduler/internal/metrics"
+	"github.com/atf/scheduler/internal/web"
 )
 
 // services are the parts of a running service besides the engine (HTTP API,
@@ -42,6 +44,13 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: appVersion,
 		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
 		Status: a.statusSections})
+	dash, err := web.New(web.Deps{Store: a.db, Actions: acts, API: h, Engine: e, Token: a.cfg.APIToken,
+		Addr: a.cfg.HTTPAddr, Location: a.cfg.Timezone, AlertSchemaDir: a.cfg.AlertSchemaDir, Logger: a.log,
+		Status: a.statusSections, Bars: a.chartBars})
+	if err != nil {
+		return nil, err
+	}
+	h = web.Mount(h, dash)
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP_ADDR: listen on %s: %w", a.cfg.HTTPAddr, err)
@@ -53,7 +62,7 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 			a.log.Error("HTTP API stopped", "err", err)
 		}
 	}()
-	a.log.Info("HTTP API listening", "addr", s.addr)
+	a.log.Info("HTTP API listening", "addr", s.addr, "dashboard", "http://"+s.addr+"/")
 	s.stops = append(s.stops, func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -69,4 +78,13 @@ func (a *app) statusSections(ctx context.Context) map[string]any {
 		out[name] = f(ctx)
 	}
 	return out
+}
+
+// chartBars serves the dashboard's alert charts from the market data client.
+func (a *app) chartBars(ctx context.Context, symbol string, tf marketdata.Timeframe, n int) ([]marketdata.Bar, error) {
+	s, err := a.market.Series(ctx, marketdata.Request{Symbol: symbol, Timeframe: tf, Bars: n})
+	if err != nil {
+		return nil, err
+	}
+	return s.Closed, nil
 }

@@ -219,14 +219,8 @@ func (s *server) refuse(r *http.Request) (int, string) {
 		return http.StatusUnauthorized, "this service needs \"Authorization: Bearer <API_TOKEN>\""
 	}
 	// No token: only this machine's own clients, never a web page.
-	if !s.ownHost(r.Host) {
-		return http.StatusForbidden, fmt.Sprintf("Host %q is not this service's address; without API_TOKEN only localhost is served", r.Host)
-	}
-	if o := r.Header.Get("Origin"); o != "" {
-		u, err := url.Parse(o)
-		if err != nil || !strings.EqualFold(u.Host, r.Host) {
-			return http.StatusForbidden, fmt.Sprintf("Origin %q is not this service; cross-site requests are refused", o)
-		}
+	if status, msg := LocalOnly(s.d.Addr, r); status != 0 {
+		return status, msg
 	}
 	if isWrite(r.Method) {
 		mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -237,9 +231,35 @@ func (s *server) refuse(r *http.Request) (int, string) {
 	return 0, ""
 }
 
+// LocalOnly applies the rules of a service without API_TOKEN to r (the
+// API's and the dashboard's): the Host header must name this service (a
+// loopback name or address, or the host of addr, the listen address) and
+// an Origin header, when present, must be this service (SameOrigin), so
+// that a web page the user visits can neither write (CSRF) nor read (DNS
+// rebinding). It returns the status and message r is refused with, or 0.
+func LocalOnly(addr string, r *http.Request) (int, string) {
+	if !ownHost(addr, r.Host) {
+		return http.StatusForbidden, fmt.Sprintf("Host %q is not this service's address; without API_TOKEN only localhost is served", r.Host)
+	}
+	return SameOrigin(r)
+}
+
+// SameOrigin refuses a request whose Origin header, when present, names
+// another host than its Host header (a cross-site request). It returns the
+// status and message r is refused with, or 0.
+func SameOrigin(r *http.Request) (int, string) {
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return http.StatusForbidden, fmt.Sprintf("Origin %q is not this service; cross-site requests are refused", o)
+		}
+	}
+	return 0, ""
+}
+
 // ownHost reports whether a Host header names this service: a loopback
 // name or address, or the listen address's host.
-func (s *server) ownHost(hostport string) bool {
+func ownHost(addr, hostport string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -251,7 +271,7 @@ func (s *server) ownHost(hostport string) bool {
 	if isLoopback(host) {
 		return true
 	}
-	if lh, _, err := net.SplitHostPort(s.d.Addr); err == nil && lh != "" && lh != "0.0.0.0" && lh != "::" {
+	if lh, _, err := net.SplitHostPort(addr); err == nil && lh != "" && lh != "0.0.0.0" && lh != "::" {
 		return strings.EqualFold(strings.Trim(lh, "[]"), host)
 	}
 	return false

@@ -81,3 +81,26 @@ func Example() {
 	// 400 [cron "0 3 * * 8": day-of-week: 8 out of range 0-7]
 	// 201 created nightly
 }
+
+// The rules of a service without API_TOKEN, which the dashboard applies
+// too: a request must name this machine, and a cross-site Origin is
+// refused.
+func ExampleLocalOnly() {
+	for _, c := range []struct{ host, origin string }{
+		{"127.0.0.1:8090", ""},
+		{"evil.example", ""},
+		{"localhost:8090", "http://evil.example"},
+	} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Host = c.host
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		status, _ := api.LocalOnly("127.0.0.1:8090", r)
+		fmt.Println(c.host, c.origin, status)
+	}
+	// Output:
+	// 127.0.0.1:8090  0
+	// evil.example  403
+	// localhost:8090 http://evil.example 403
+}

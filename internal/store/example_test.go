@@ -47,3 +47,35 @@ func ExampleDB_ClaimDue() {
 	// second claim queued 0
 	// 1 pending 2026-01-05T09:30:00Z
 }
+
+// The dashboard's schedule page: filtered by type and a piece of the name
+// (case-insensitive), sorted, with the number of matches.
+func ExampleDB_SchedulePage() {
+	dir, _ := os.MkdirTemp("", "store-example")
+	defer os.RemoveAll(dir)
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{Driver: "sqlite", DSN: filepath.Join(dir, "s.db")})
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		panic(err)
+	}
+	for _, n := range []string{"BTC rsi", "eth rsi", "nightly report"} {
+		typ := "alert"
+		if n == "nightly report" {
+			typ = "report"
+		}
+		if err := db.CreateSchedule(ctx, &store.Schedule{UserID: 1, Name: n, JobType: typ, Cron: "0 * * * *", Enabled: true}); err != nil {
+			panic(err)
+		}
+	}
+	page, err := db.SchedulePage(ctx, store.SchedulePageQuery{JobType: "alert", Name: "RSI", Sort: "name", Desc: true, Limit: 1})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(page.Total, "match; first:", page.Schedules[0].Name)
+	// Output:
+	// 2 match; first: eth rsi
+}
