@@ -9,6 +9,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -170,9 +171,26 @@ func (s *DB) RunPage(ctx context.Context, q RunPageQuery) (*RunPage, error) {
 		if err := s.checkID(colJobID, "schedule_id", q.ScheduleID); err != nil {
 			return nil, fmt.Errorf("run page: %w", err)
 		}
-		// job_type IN (...) lets the unique (job_type, job_id, scheduled_for)
-		// index serve the lookup, as in ListRuns.
-		add("job_type IN ("+jobTypeList()+") AND job_id = $%d", s.jobIDArg(q.ScheduleID))
+		if q.JobType == "" {
+			// The schedule's job type: with it the unique (job_type, job_id,
+			// scheduled_for) index serves the page in scheduled_for order,
+			// a few rows read whatever the schedule's history (with a list
+			// of types PostgreSQL walks every run's newest first instead).
+			var jobType string
+			err := s.queryRow(ctx, s.db, `SELECT job_type FROM job_schedules WHERE id = $1`, q.ScheduleID).Scan(&jobType)
+			switch {
+			case err == nil:
+				q.JobType = jobType
+			case errors.Is(err, sql.ErrNoRows):
+				// Deleted: its runs are kept, of any type.
+				add("job_type IN ("+jobTypeList()+") AND job_id = $%d", s.jobIDArg(q.ScheduleID))
+			default:
+				return nil, fmt.Errorf("run page: schedule %d: %w", q.ScheduleID, err)
+			}
+		}
+		if q.JobType != "" {
+			add("job_id = $%d", s.jobIDArg(q.ScheduleID))
+		}
 	}
 	if q.JobType != "" {
 		add("job_type = $%d", q.JobType)
@@ -199,7 +217,11 @@ func (s *DB) RunPage(ctx context.Context, q RunPageQuery) (*RunPage, error) {
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += fmt.Sprintf(" ORDER BY scheduled_for DESC, id DESC LIMIT %d OFFSET %d", q.Limit+1, q.Offset)
+	order := "scheduled_for DESC, id DESC"
+	if q.ScheduleID != 0 && q.JobType != "" {
+		order = "scheduled_for DESC" // unique within (job_type, job_id): the index's order
+	}
+	query += fmt.Sprintf(" ORDER BY %s LIMIT %d OFFSET %d", order, q.Limit+1, q.Offset)
 	runs, err := collectRuns(s.query(ctx, s.db, query, args...))
 	if err != nil {
 		return nil, fmt.Errorf("run page: %w", err)

@@ -13,11 +13,12 @@ import (
 // schedules named Prefix0, Prefix1, … (report, alert, screener and script
 // in turn; every tenth disabled, every 500th invalid; next fires spread over
 // the next day) and Runs finished runs spread over them, one every three
-// seconds back from Now (every twentieth failed).
+// seconds back from Now (every twentieth failed); the schedule Prefix0
+// gets HeavyRuns more, one a minute (a schedule with a long history).
 type DashboardScratch struct {
-	Prefix          string
-	Schedules, Runs int
-	Now             time.Time
+	Prefix                     string
+	Schedules, Runs, HeavyRuns int
+	Now                        time.Time
 }
 
 // LoadDashboardScratch inserts the data of d in two statements (the runs in
@@ -52,6 +53,16 @@ func (s *DB) LoadDashboardScratch(ctx context.Context, d DashboardScratch) error
 		JOIN job_schedules sc ON sc.name = $1 || (g % $4)
 		ORDER BY g`, d.Prefix, now, d.Runs, d.Schedules); err != nil {
 		return fmt.Errorf("dashboard scratch runs: %w", err)
+	}
+	if _, err := s.exec(ctx, s.db, `INSERT INTO job_schedule_runs
+		(job_type, job_id, user_id, status, kind, scheduled_for, enqueued_at, started_at, finished_at, result,
+		 attempt, max_attempts, exclusive)
+		SELECT sc.job_type, `+s.jobIDOf("sc.id")+`, sc.user_id, 'completed', 'cron', t, t, t, t, '{"success": true}'::jsonb, 1, 1, TRUE
+		FROM generate_series(1, $3) AS g
+		CROSS JOIN LATERAL (SELECT $2::timestamptz - g * interval '1 minute' - interval '500 milliseconds' AS t) AS tt
+		JOIN job_schedules sc ON sc.name = $1 || '0'
+		ORDER BY g`, d.Prefix, now, d.HeavyRuns); err != nil {
+		return fmt.Errorf("dashboard scratch runs of one schedule: %w", err)
 	}
 	for _, t := range []string{"job_schedules", "job_schedule_runs"} {
 		if _, err := s.exec(ctx, s.db, `ANALYZE `+t); err != nil {

@@ -22,10 +22,11 @@ func BenchmarkPages(b *testing.B) {
 	ctx := context.Background()
 	now := time.Now().UTC()
 	start := time.Now()
-	if err := db.LoadDashboardScratch(ctx, store.DashboardScratch{Prefix: "bench-", Schedules: 10_000, Runs: 1_000_000, Now: now}); err != nil {
+	if err := db.LoadDashboardScratch(ctx, store.DashboardScratch{Prefix: "bench-", Schedules: 10_000, Runs: 800_000,
+		HeavyRuns: 200_000, Now: now}); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("loaded 10,000 schedules and 1,000,000 runs in %s", time.Since(start).Round(time.Second))
+	b.Logf("loaded 10,000 schedules and 1,000,000 runs (200,000 of one schedule) in %s", time.Since(start).Round(time.Second))
 	acts := actionsOn(db)
 	h := api.New(api.Deps{Store: db, Actions: acts, Addr: "127.0.0.1:8090", Logger: quietLog()})
 	dash, err := New(Deps{Store: db, Actions: acts, API: h, Addr: "127.0.0.1:8090", Logger: quietLog()})
@@ -42,6 +43,11 @@ func BenchmarkPages(b *testing.B) {
 		b.Fatalf("a run: %v", err)
 	}
 	rid := runs.Runs[0].ID
+	heavy, err := db.SchedulePage(ctx, store.SchedulePageQuery{Name: "bench-0", Limit: 1})
+	if err != nil || len(heavy.Schedules) == 0 {
+		b.Fatalf("the schedule with 200,000 runs: %v", err)
+	}
+	hid := heavy.Schedules[0].ID
 	cookie := &http.Cookie{Name: SessionCookie, Value: randomHex(32)}
 	for _, p := range []struct{ name, path string }{
 		{"overview", "/"},
@@ -54,6 +60,8 @@ func BenchmarkPages(b *testing.B) {
 		{"runs_failed", "/runs?status=failed"},
 		{"runs_missed_none_exist", "/runs?status=missed"},
 		{"runs_of_schedule", fmt.Sprintf("/runs?schedule=%d", sid)},
+		{"schedule_detail_200k_runs", fmt.Sprintf("/schedules/%d", hid)},
+		{"runs_of_schedule_200k_runs", fmt.Sprintf("/runs?schedule=%d", hid)},
 		{"runs_last_hour_page_10", fmt.Sprintf("/runs?from=%s&offset=500", now.Add(-time.Hour).Format("2006-01-02T15:04"))},
 		{"run_detail", fmt.Sprintf("/runs/%d", rid)},
 		{"notifications", "/notifications"},
