@@ -259,3 +259,36 @@ func TestBinaryRetriesUnreachableDatabaseAtStart(t *testing.T) {
 		t.Fatalf("did not stop on SIGTERM while waiting for the database")
 	}
 }
+
+// A start that fails after the dispatcher is running (the HTTP port is
+// taken) exits with its error instead of hanging.
+func TestBinaryStartFailsWhenThePortIsTaken(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command(binary, "start")
+	cmd.Dir = dir
+	cmd.Env = append(testEnv(dir), "HTTP_ADDR="+ln.Addr().String())
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Fatalf("exited 0 with the port taken:\n%s", logs.String())
+		}
+		if !strings.Contains(logs.String(), ln.Addr().String()) {
+			t.Errorf("the error does not name the address %s:\n%s", ln.Addr(), logs.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("still running 20 s after failing to listen:\n%s", logs.String())
+	}
+}

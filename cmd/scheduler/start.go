@@ -51,6 +51,8 @@ func serve(ctx context.Context, a *app) error {
 		}
 		defer unlock()
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	m := a.metrics
 	m.Registry().MustRegister(metrics.NewStoreCollector(a.db, time.Now, a.log))
 	a.observer = m
@@ -81,6 +83,10 @@ func serve(ctx context.Context, a *app) error {
 	dispDone := make(chan struct{})
 	go func() { defer close(dispDone); _ = disp.Run(ctx) }()
 	defer func() { <-dispDone }()
+	// Registered after the wait above, so it runs first: a start that
+	// fails below (a port in use, say) stops the dispatcher and the health
+	// checks and returns its error instead of waiting for them forever.
+	defer cancel()
 	e := a.engine()
 	acts := a.actions(e)
 	hup := make(chan os.Signal, 1)
