@@ -40,7 +40,7 @@ type dataFetchFlags struct {
 func newDataFetchCmd() *cobra.Command {
 	var f dataFetchFlags
 	cmd := &cobra.Command{
-		Use:   "fetch --symbol BTCUSDT [--timeframe 1h] [--bars 50] [--provider binance] [--format table|csv]",
+		Use:   "fetch --symbol BTCUSDT [--timeframe 1h] [--bars 50] [--provider binance] [--format table|csv|json]",
 		Short: "Fetch bars through the configured provider chain and print them",
 		Long: `Fetch asks the provider chain configured by DATA_PROVIDERS / DATA_ROUTES
 (or the one --provider named) for the latest closed bars of a symbol and
@@ -58,7 +58,7 @@ serve the request; each provider's reason is printed.`,
 	cmd.Flags().StringVar(&f.timeframe, "timeframe", "1h", "timeframe: 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 1w 1M")
 	cmd.Flags().IntVar(&f.bars, "bars", 0, "closed bars to fetch (0 means DATA_DEFAULT_LOOKBACK)")
 	cmd.Flags().StringVar(&f.provider, "provider", "", "pin one provider instead of the configured chain")
-	cmd.Flags().StringVar(&f.format, "format", "table", "output: table or csv")
+	cmd.Flags().StringVar(&f.format, "format", "table", "output: table, csv or json")
 	_ = cmd.MarkFlagRequired("symbol")
 	cmd.Long += "\n\nProviders, the variables that configure them and their default rate limits\n(PROVIDER_RATE_LIMITS overrides them):\n\n" + marketdata.ProviderHelp()
 	return cmd
@@ -69,8 +69,8 @@ func runDataFetch(ctx context.Context, f dataFetchFlags, getenv func(string) str
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if f.format != "table" && f.format != "csv" {
-		return &exitError{code: 2, err: fmt.Errorf("--format %q: want table or csv", f.format)}
+	if f.format != "table" && f.format != "csv" && f.format != "json" {
+		return &exitError{code: 2, err: fmt.Errorf("--format %q: want table, csv or json", f.format)}
 	}
 	if f.bars < 0 {
 		return &exitError{code: 2, err: fmt.Errorf("--bars %d: must be 0 (default lookback) or more", f.bars)}
@@ -109,8 +109,12 @@ func runDataFetch(ctx context.Context, f dataFetchFlags, getenv func(string) str
 		}
 		return err
 	}
-	if f.format == "csv" {
+	switch f.format {
+	case "csv":
 		return marketdata.WriteCSV(stdout, s.Closed)
+	case "json":
+		return writeJSON(stdout, dataFetchReport{Symbol: s.Symbol, Timeframe: string(s.Timeframe), Provider: s.Provider,
+			ProviderSymbol: s.ProviderSymbol, Chain: chain, Closed: jsonBars(s.Closed), Forming: jsonBar(s.Forming)})
 	}
 	return printDataSeries(stdout, s, chain, client)
 }
@@ -148,4 +152,40 @@ func printDataSeries(w io.Writer, s marketdata.Series, chain []string, client *m
 		fmt.Fprintf(w, "%d gaps, %d missing bars (normal when the market closes)\n", n, missing)
 	}
 	return nil
+}
+
+// dataFetchReport is what "scheduler data fetch --format json" prints.
+type dataFetchReport struct {
+	Symbol         string    `json:"symbol"`
+	Timeframe      string    `json:"timeframe"`
+	Provider       string    `json:"provider"`
+	ProviderSymbol string    `json:"provider_symbol"`
+	Chain          []string  `json:"chain"`
+	Closed         []barJSON `json:"closed"`
+	Forming        *barJSON  `json:"forming,omitempty"`
+}
+
+// barJSON is a bar in JSON output: the open time and OHLCV.
+type barJSON struct {
+	Time   time.Time `json:"time"`
+	Open   float64   `json:"open"`
+	High   float64   `json:"high"`
+	Low    float64   `json:"low"`
+	Close  float64   `json:"close"`
+	Volume float64   `json:"volume"`
+}
+
+func jsonBar(b *marketdata.Bar) *barJSON {
+	if b == nil {
+		return nil
+	}
+	return &barJSON{Time: b.Time.UTC(), Open: b.Open, High: b.High, Low: b.Low, Close: b.Close, Volume: b.Volume}
+}
+
+func jsonBars(bs []marketdata.Bar) []barJSON {
+	out := make([]barJSON, len(bs))
+	for i := range bs {
+		out[i] = *jsonBar(&bs[i])
+	}
+	return out
 }

@@ -56,6 +56,7 @@ DATA_PROVIDERS=csv DATA_CSV_DIR=. (the bars then stop at the hour above).
 `
 
 func init() {
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "init [DIR]",
 		Short: "Create a working example (script, alert config, recent bars) for the README's tour",
@@ -69,15 +70,27 @@ nothing is written and the command exits 2 naming it.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			return runInit(cmd.OutOrStdout(), dir, time.Now())
+			return runInit(cmd.OutOrStdout(), dir, time.Now(), asJSON)
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the files created as JSON")
 	rootCmd.AddCommand(cmd)
 }
 
+// initReport is what "scheduler init --json" prints.
+type initReport struct {
+	Dir      string    `json:"dir"`
+	Script   string    `json:"script"`
+	Alert    string    `json:"alert"`
+	Bars     string    `json:"bars"`
+	BarCount int       `json:"bar_count"`
+	LastBar  time.Time `json:"last_bar"`
+	Readme   string    `json:"readme"`
+}
+
 // runInit writes the example into dir; bars end at the last hour closed at
-// now.
-func runInit(out io.Writer, dir string, now time.Time) error {
+// now. asJSON prints the files created as an initReport.
+func runInit(out io.Writer, dir string, now time.Time, asJSON bool) error {
 	files := []string{filepath.Join("src", "data", "hello.sh"), "alert.json", "BTCUSDT_1h.csv", "README.txt"}
 	for _, f := range files {
 		p := filepath.Join(dir, f)
@@ -112,6 +125,10 @@ func runInit(out io.Writer, dir string, now time.Time) error {
 		if err := writeNew(filepath.Join(dir, w.name), w.text, w.mode); err != nil {
 			return err
 		}
+	}
+	if asJSON {
+		return writeJSON(out, initReport{Dir: dir, Script: filepath.Join(dir, files[0]), Alert: filepath.Join(dir, files[1]),
+			Bars: csvPath, BarCount: bars, LastBar: last, Readme: filepath.Join(dir, files[3])})
 	}
 	fmt.Fprintf(out, "created %s:\n", dir)
 	fmt.Fprintf(out, "  %s\n  %s\n  %s (%d hourly bars up to %s)\n  %s\n",

@@ -81,6 +81,7 @@ failure, 2 bad flags.`,
 // notifyTestFlags are the flags of "scheduler notify test".
 type notifyTestFlags struct {
 	channel, to, title, message, priority string
+	asJSON                                bool
 }
 
 func newNotifyTestCmd() *cobra.Command {
@@ -118,6 +119,9 @@ Exit status: 0 when the receiver accepted it, 1 when delivery failed,
 				kind, _ := notify.Classify(err)
 				return &exitError{code: 1, err: fmt.Errorf("%w (%s error)", err, kind)}
 			}
+			if f.asJSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"sent": true, "channel": f.channel, "via": desc})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "sent: channel %s via %s\n", f.channel, desc)
 			return nil
 		},
@@ -128,11 +132,13 @@ Exit status: 0 when the receiver accepted it, 1 when delivery failed,
 	fl.StringVar(&f.title, "title", "", "title (default: a standard test title)")
 	fl.StringVar(&f.message, "message", "", "message body (default: a standard test text)")
 	fl.StringVar(&f.priority, "priority", "normal", "priority: low, normal, high, critical")
+	fl.BoolVar(&f.asJSON, "json", false, `print {"sent", "channel", "via"} as JSON`)
 	return cmd
 }
 
 func newNotifyChannelsCmd() *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "channels",
 		Short: "Show which sink serves each channel in this configuration",
 		Args:  cobra.NoArgs,
@@ -142,6 +148,10 @@ func newNotifyChannelsCmd() *cobra.Command {
 				return &exitError{code: 2, err: err}
 			}
 			d := notify.Describe(o)
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"channels": d, "default_channel": o.DefaultChannel,
+					"enabled": o.Enabled, "timeout_seconds": o.Timeout.Seconds(), "retries": o.Retries})
+			}
 			names := make([]string, 0, len(d))
 			for k := range d {
 				names = append(names, k)
@@ -154,4 +164,6 @@ func newNotifyChannelsCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
 }
