@@ -40,11 +40,12 @@ func startServices(ctx context.Context, a *app, e *engine.Engine, acts *action.A
 		return nil, err
 	}
 	started := time.Now()
-	h := api.New(api.Deps{Store: a.db, Actions: acts, Engine: e, Token: a.cfg.APIToken,
+	guesses := api.NewAuthLimiter(nil) // wrong tokens, through the API or the login page
+	h := api.New(api.Deps{Store: a.db, Actions: acts, Engine: e, Token: a.cfg.APIToken, AuthLimiter: guesses,
 		MetricsToken: a.cfg.MetricsToken, MetricsOpen: a.cfg.MetricsOpen, Addr: a.cfg.HTTPAddr, Version: appVersion,
 		Environment: a.cfg.TradingEnv, Started: started, Gatherer: m.Registry(), Logger: a.log,
 		Status: a.statusSections})
-	dash, err := web.New(web.Deps{Store: a.db, Actions: acts, API: h, Engine: e, Token: a.cfg.APIToken,
+	dash, err := web.New(web.Deps{Store: a.db, Actions: acts, API: h, Engine: e, Token: a.cfg.APIToken, AuthLimiter: guesses,
 		Addr: a.cfg.HTTPAddr, Location: a.cfg.Timezone, AlertSchemaDir: a.cfg.AlertSchemaDir, Logger: a.log,
 		Status: a.statusSections, Bars: a.chartBars})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,9 @@ type Deps struct {
 	// besides Token; MetricsOpen (METRICS_OPEN) leaves /metrics open.
 	MetricsToken string
 	MetricsOpen  bool
+	// AuthLimiter counts wrong tokens by client address (shared with the
+	// dashboard's login); nil makes one for this handler.
+	AuthLimiter *AuthLimiter
 	// Addr is the listen address (HTTP_ADDR); its host is accepted in the
 	// Host header besides the loopback names.
 	Addr string
@@ -100,6 +104,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Gatherer == nil {
 		d.Gatherer = prometheus.DefaultGatherer
+	}
+	if d.AuthLimiter == nil {
+		d.AuthLimiter = NewAuthLimiter(d.Now)
 	}
 	s := &server{d: d, log: d.Logger}
 	mux := http.NewServeMux()
@@ -189,7 +196,18 @@ func (s *server) middleware(next http.Handler) http.Handler {
 			s.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		}()
+		if s.d.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
+			if blocked, wait := s.d.AuthLimiter.Blocked(r.RemoteAddr); blocked {
+				rec.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+				writeError(rec, http.StatusTooManyRequests, "too many wrong tokens from this address; try again later")
+				return
+			}
+		}
 		if status, msg := s.refuse(r); status != 0 {
+			if status == http.StatusUnauthorized && r.Header.Get("Authorization") != "" {
+				s.d.AuthLimiter.Failed(r.RemoteAddr)
+				s.log.Warn("request with a wrong token", "remote", r.RemoteAddr, "path", r.URL.Path)
+			}
 			if status == http.StatusUnauthorized {
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="scheduler"`)
 			}

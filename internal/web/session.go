@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -206,7 +208,15 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 	token := r.PostFormValue("token")
 	next := safeNext(r.PostFormValue("next"))
+	if blocked, wait := s.d.AuthLimiter.Blocked(r.RemoteAddr); blocked {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		w.WriteHeader(http.StatusTooManyRequests)
+		s.render(w, r, "login", "Log in", map[string]any{"Next": next,
+			"Error": fmt.Sprintf("Too many wrong tokens from this address: try again in %d s.", int(wait.Seconds())+1)})
+		return
+	}
 	if subtle.ConstantTimeCompare([]byte(token), []byte(s.d.Token)) != 1 {
+		s.d.AuthLimiter.Failed(r.RemoteAddr)
 		s.log.Warn("web: login with a wrong token", "remote", r.RemoteAddr)
 		w.WriteHeader(http.StatusUnauthorized)
 		s.render(w, r, "login", "Log in", map[string]any{"Next": next, "Error": "That is not this service's API_TOKEN."})

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/action"
+	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/marketdata"
 	"github.com/atf/scheduler/internal/notify"
 	"github.com/atf/scheduler/internal/store"
@@ -77,6 +78,9 @@ type Deps struct {
 	// then sets an HttpOnly, SameSite=Strict session cookie. Without it
 	// the dashboard serves only this machine (api.LocalOnly, with Addr).
 	Token string
+	// AuthLimiter counts wrong tokens by client address, shared with the
+	// API; nil makes one for the dashboard.
+	AuthLimiter *api.AuthLimiter
 	// Addr is the listen address (HTTP_ADDR).
 	Addr string
 	// Location is the default time zone of cron expressions (next fires).
@@ -112,6 +116,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Location == nil {
 		d.Location = time.UTC
+	}
+	if d.AuthLimiter == nil {
+		d.AuthLimiter = api.NewAuthLimiter(d.Now)
 	}
 	pages, err := parsePages()
 	if err != nil {

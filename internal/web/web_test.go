@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/alerts"
+	"github.com/atf/scheduler/internal/api"
 	"github.com/atf/scheduler/internal/marketdata"
 	"github.com/atf/scheduler/internal/store"
 	"github.com/atf/scheduler/internal/store/storetest"
@@ -455,5 +457,21 @@ func TestNamesAreEscapedEverywhere(t *testing.T) {
 		if !strings.Contains(body, "&lt;img src=x onerror=alert(1)&gt;") {
 			t.Errorf("%s does not show the name", path)
 		}
+	}
+}
+
+// The login page shares the API's budget of wrong tokens per address:
+// after it is spent, even the right token is answered 429.
+func TestLoginGuessesAreLimited(t *testing.T) {
+	const token = "s3cret-token"
+	e := newEnv(t, storetest.SQLite(t), token, nil)
+	for i := range api.AuthFailureBurst {
+		if r, _ := e.post("/login", url.Values{"token": {fmt.Sprint("guess", i)}}); r.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("wrong token %d: %d, want 401", i, r.StatusCode)
+		}
+	}
+	r, body := e.post("/login", url.Values{"token": {token}})
+	if r.StatusCode != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many wrong tokens") {
+		t.Fatalf("right token after %d wrong ones: %d (Retry-After %q), want 429 saying why", api.AuthFailureBurst, r.StatusCode, r.Header.Get("Retry-After"))
 	}
 }
