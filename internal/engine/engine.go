@@ -631,6 +631,11 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 	e.mu.Lock()
 	e.active[r.ID] = cancel
 	e.mu.Unlock()
+	if r.Exclusive {
+		if sc, err := strconv.ParseInt(r.JobID, 10, 64); err == nil {
+			e.out.started(sc, e.o.Now())
+		}
+	}
 	jobs.Add(1)
 	go func() {
 		defer jobs.Done()

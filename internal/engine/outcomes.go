@@ -25,6 +25,9 @@ type outcomes struct {
 	// claiming counts fires being claimed by id. A fire of a schedule in
 	// either is not claimed until that is over.
 	writing, claiming map[int64]int
+	// executing holds, by schedule, when its exclusive run executing here
+	// started (until its outcome is buffered): see executingRecently.
+	executing map[int64]time.Time
 	// slots bounds the buffer: a worker is free again once its outcome is
 	// buffered, so a slow database slows claiming instead of piling up
 	// results without end.
@@ -35,7 +38,7 @@ type outcomes struct {
 
 func newOutcomes(capacity int) *outcomes {
 	return &outcomes{buf: map[int64]store.Completion{}, finishing: map[int64]int64{}, writing: map[int64]int{},
-		claiming: map[int64]int{}, slots: make(chan struct{}, capacity), ready: make(chan struct{}, 1)}
+		claiming: map[int64]int{}, executing: map[int64]time.Time{}, slots: make(chan struct{}, capacity), ready: make(chan struct{}, 1)}
 }
 
 // add buffers the outcome c of a run of schedule sc, waiting for room. The
@@ -44,6 +47,7 @@ func newOutcomes(capacity int) *outcomes {
 func (o *outcomes) add(c store.Completion, sc int64) {
 	o.mu.Lock()
 	o.finishing[c.RunID] = sc
+	delete(o.executing, sc) // finishing from now on
 	o.mu.Unlock()
 	o.slots <- struct{}{}
 	o.mu.Lock()
@@ -133,6 +137,32 @@ func (o *outcomes) busy(sc int64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.writing[sc] > 0 || o.claiming[sc] > 0
+}
+
+// holdExecuting is how long a fire waits for its schedule's exclusive run
+// that executes here, counted from that run's start. A run started that
+// recently has most likely been delayed by load, not slow: under overload
+// the claims of two consecutive fires can come within moments of each
+// other, and the second fire would be skipped for a run that finishes a
+// few milliseconds later. Past it the fire is claimed and, when the run
+// still executes, skipped as usual.
+const holdExecuting = time.Second
+
+// started notes that the exclusive run of schedule sc started executing
+// here at t.
+func (o *outcomes) started(sc int64, t time.Time) {
+	o.mu.Lock()
+	o.executing[sc] = t
+	o.mu.Unlock()
+}
+
+// executingRecently reports whether schedule sc has an exclusive run
+// executing here that started less than holdExecuting before now.
+func (o *outcomes) executingRecently(sc int64, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t, ok := o.executing[sc]
+	return ok && now.Sub(t) < holdExecuting
 }
 
 // markClaiming adds (d = 1) or removes (d = -1) the schedules of qs from

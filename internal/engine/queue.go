@@ -166,8 +166,15 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			}
 		}
 		gatherUntil = time.Time{}
-		qs, next, held := e.queue.due(now, free, e.out.busy)
-		if held {
+		flush := false
+		qs, next, held := e.queue.due(now, free, func(sc int64) bool {
+			if e.out.busy(sc) {
+				flush = true
+				return true
+			}
+			return e.out.executingRecently(sc, now)
+		})
+		if flush {
 			// Fires wait for their schedule's previous outcome to be
 			// written (or for a claim of the same schedule): write now.
 			e.flushNow.Store(true)
