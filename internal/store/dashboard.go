@@ -382,63 +382,84 @@ func (s *DB) schedulesWhere(ctx context.Context, cond string, args ...any) ([]Sc
 	return out, rows.Err()
 }
 
-// dayOfRuns reads the runs scheduled in [from, to] once: it counts them by
-// shown status into byStatus and returns the schedules whose newest
-// finished runs failed, with the length of the streak.
+// failingCandidates bounds the schedules with failed runs in the window
+// whose streaks are measured, the most failed runs first.
+const failingCandidates = 50
+
+// maxStreakRead bounds the runs read back per failing schedule: a streak
+// that long is shown as that many.
+const maxStreakRead = 1000
+
+// dayOfRuns counts the runs scheduled in [from, to] by shown status into
+// byStatus (one aggregate) and returns the schedules whose newest finished
+// runs in the window failed, with the length of the streak: candidates
+// are found through the partial index of failed runs, and each one's
+// streak is read newest first through its own (job_type, job_id,
+// scheduled_for) index, stopping at its first completed run — so the cost
+// follows the failures, not the day's runs.
 func (s *DB) dayOfRuns(ctx context.Context, from, to time.Time, byStatus map[string]int) ([]Failing, error) {
-	rows, err := s.query(ctx, s.db, `SELECT COALESCE(CAST(job_id AS TEXT), ''), id, `+shownStatus+`
-		FROM job_schedule_runs WHERE scheduled_for >= $1 AND scheduled_for <= $2
-		ORDER BY scheduled_for DESC, id DESC`, s.ts(from), s.ts(to))
+	win := []any{s.ts(from), s.ts(to)}
+	rows, err := s.query(ctx, s.db, `SELECT `+shownStatus+`, COUNT(*) FROM job_schedule_runs
+		WHERE scheduled_for >= $1 AND scheduled_for <= $2 GROUP BY 1`, win...)
 	if err != nil {
 		return nil, err
 	}
-	type streak struct {
-		n     int
-		done  bool
-		runID int64
-	}
-	by := map[int64]*streak{}
 	for rows.Next() {
-		var jobID, st string
-		var rid int64
-		if err := rows.Scan(&jobID, &rid, &st); err != nil {
+		var st string
+		var n int
+		if err := rows.Scan(&st, &n); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		byStatus[st]++
-		sid, perr := strconv.ParseInt(jobID, 10, 64)
-		if perr != nil {
-			continue // another writer's row
-		}
-		if st != StatusFailed && st != StatusCompleted {
-			continue
-		}
-		k := by[sid]
-		if k == nil {
-			k = &streak{runID: rid}
-			by[sid] = k
-		}
-		if k.done {
-			continue
-		}
-		if st == StatusFailed {
-			k.n++
-		} else {
-			k.done = true
-		}
+		byStatus[st] += n
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	var ids []int64
-	for id, k := range by {
-		if k.n > 0 && id > 0 {
-			ids = append(ids, id)
+	type candidate struct{ jobType, jobID string }
+	var cands []candidate
+	rows, err = s.query(ctx, s.db, `SELECT job_type, COALESCE(CAST(job_id AS TEXT), '') FROM job_schedule_runs
+		WHERE status = 'failed' AND scheduled_for >= $1 AND scheduled_for <= $2
+		GROUP BY job_type, job_id ORDER BY COUNT(*) DESC, job_id LIMIT `+strconv.Itoa(failingCandidates), win...)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var c candidate
+		if err := rows.Scan(&c.jobType, &c.jobID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		cands = append(cands, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	by := map[int64]*Failing{}
+	for _, c := range cands {
+		sid, perr := strconv.ParseInt(c.jobID, 10, 64)
+		if perr != nil || sid <= 0 || s.checkID(colJobID, "job_id", sid) != nil {
+			continue // another writer's row
+		}
+		f, err := s.streakOf(ctx, c.jobType, sid, win)
+		if err != nil {
+			return nil, err
+		}
+		if f.Streak == 0 {
+			continue
+		}
+		if cur := by[sid]; cur == nil || f.Streak > cur.Streak {
+			by[sid] = f
 		}
 	}
+	ids := make([]int64, 0, len(by))
+	for id := range by {
+		ids = append(ids, id)
+	}
 	slices.SortFunc(ids, func(a, b int64) int {
-		if d := by[b].n - by[a].n; d != 0 {
+		if d := by[b].Streak - by[a].Streak; d != 0 {
 			return d
 		}
 		return cmp.Compare(a, b)
@@ -456,38 +477,47 @@ func (s *DB) dayOfRuns(ctx context.Context, from, to time.Time, byStatus map[str
 	for _, sc := range list {
 		byID[sc.ID] = sc
 	}
-	runIDs := make([]int64, len(ids))
-	for i, id := range ids {
-		runIDs[i] = by[id].runID
-	}
-	runSQL, runArgs := idList(runIDs)
-	errs := map[int64]string{}
-	rows, err = s.query(ctx, s.db, `SELECT id, COALESCE(error, '') FROM job_schedule_runs WHERE id IN (`+runSQL+`)`, runArgs...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var msg string
-		if err := rows.Scan(&id, &msg); err != nil {
-			return nil, err
-		}
-		errs[id] = msg
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	var out []Failing
 	for _, id := range ids {
 		sc, ok := byID[id]
 		if !ok {
 			continue // deleted since
 		}
-		k := by[id]
-		out = append(out, Failing{Schedule: sc, Streak: k.n, LastRunID: k.runID, LastError: errs[k.runID]})
+		f := *by[id]
+		f.Schedule = sc
+		out = append(out, f)
 	}
 	return out, nil
+}
+
+// streakOf counts the failed runs of schedule sid (job type jobType) in
+// the window win, newest first, up to its first completed run; the newest
+// failed run gives LastRunID and LastError.
+func (s *DB) streakOf(ctx context.Context, jobType string, sid int64, win []any) (*Failing, error) {
+	rows, err := s.query(ctx, s.db, `SELECT id, status, COALESCE(error, '') FROM job_schedule_runs
+		WHERE job_type = $1 AND job_id = $2 AND scheduled_for >= $3 AND scheduled_for <= $4
+		AND status IN ('failed', 'completed') ORDER BY scheduled_for DESC LIMIT `+strconv.Itoa(maxStreakRead),
+		append([]any{jobType, s.jobIDArg(sid)}, win...)...)
+	if err != nil {
+		return nil, fmt.Errorf("failure streak of schedule %d: %w", sid, err)
+	}
+	defer rows.Close()
+	f := &Failing{}
+	for rows.Next() {
+		var id int64
+		var st, msg string
+		if err := rows.Scan(&id, &st, &msg); err != nil {
+			return nil, fmt.Errorf("failure streak of schedule %d: %w", sid, err)
+		}
+		if st != StatusFailed {
+			break
+		}
+		if f.Streak == 0 {
+			f.LastRunID, f.LastError = id, msg
+		}
+		f.Streak++
+	}
+	return f, rows.Err()
 }
 
 // lastHour reads the throughput and lag of the runs scheduled in the hour
