@@ -277,6 +277,15 @@ func TestReload(t *testing.T) {
 			t.Fatalf("claimed ahead: next_run_at %v, want %s", got.NextRunAt, c2)
 		}
 		invalid := insertRaw(t, db, "raw-invalid", "0 0 * * 8")
+		// Broken by SQL while it waited for a fire a day away: due now,
+		// so that a running engine tells its owner at once.
+		brokenLater := insertRaw(t, db, "raw-broken-later", "0 0 31 * *")
+		if err := db.SetNextRun(ctx, brokenLater, &farAway); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.SQL().Exec(`UPDATE job_schedules SET cron = '0 0 32 * *' WHERE name = 'raw-broken-later'`); err != nil {
+			t.Fatal(err)
+		}
 		insertRaw(t, db, "raw-disabled", "0 0 * * 9")
 		if _, err := db.SQL().Exec(`UPDATE job_schedules SET enabled = false WHERE name = 'raw-disabled'`); err != nil {
 			t.Fatal(err)
@@ -286,9 +295,15 @@ func TestReload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Schedules != 5 || res.Valid != 4 || res.Invalid != 1 || res.NextRunSet != 2 || len(res.Problems) != 1 ||
+		if res.Schedules != 6 || res.Valid != 4 || res.Invalid != 2 || res.NextRunSet != 2 || len(res.Problems) != 2 ||
 			res.Problems[0] != (action.ScheduleReport{ID: invalid, Name: "raw-invalid", Error: `cron "0 0 * * 8": day-of-week: 8 out of range 0-7`}) {
 			t.Fatalf("reload = %+v", res)
+		}
+		if got := get(t, db, brokenLater); got.LastError == "" || got.NextRunAt == nil || got.NextRunAt.After(now) {
+			t.Fatalf("schedule broken while it waited: last_error %q next_run_at %v, want due now (%s)", got.LastError, got.NextRunAt, now)
+		}
+		if _, err := db.SQL().Exec(`DELETE FROM job_schedules WHERE name = 'raw-broken-later'`); err != nil {
+			t.Fatal(err)
 		}
 		for _, c := range []struct {
 			name string

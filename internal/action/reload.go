@@ -26,7 +26,9 @@ type ReloadResult struct {
 // NULL or in the future to its next fire after now (after the fires
 // already claimed ahead), so that status shows the next fire with no
 // service running. A next_run_at already due is left alone: that instant
-// belongs to the running engine's misfire policy. Then it NOTIFYs
+// belongs to the running engine's misfire policy. A schedule found newly
+// invalid is made due now, so that the engine tells its owner at once.
+// Then it NOTIFYs
 // store.ChannelUpdates and wakes the local engine.
 func (a *Actions) Reload(ctx context.Context) (*ReloadResult, error) {
 	now := a.c.Now()
@@ -40,7 +42,15 @@ func (a *Actions) Reload(ctx context.Context) (*ReloadResult, error) {
 			res.Problems = append(res.Problems, ScheduleReport{ID: s.ID, Name: s.Name, Error: redact.Text(cleanProblem(cerr.Error()))})
 			if s.LastError != cerr.Error() {
 				a.log.Warn("schedule is invalid", "schedule_id", s.ID, "name", s.Name, "err", redact.Text(cerr.Error()))
-				return a.c.Store.SetScheduleError(ctx, s.ID, cerr.Error(), now)
+				if err := a.c.Store.SetScheduleError(ctx, s.ID, cerr.Error(), now); err != nil {
+					return err
+				}
+				// Due now (an invalid schedule never fires): the engine
+				// looks at it at once and tells its owner, instead of at
+				// its next fire, which may be a day away.
+				if s.NextRunAt != nil && s.NextRunAt.After(now) {
+					return a.c.Store.SetNextRun(ctx, s.ID, &now)
+				}
 			}
 			return nil
 		}
