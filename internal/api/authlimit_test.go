@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -54,4 +55,21 @@ func TestWrongTokensAreLimitedByAddress(t *testing.T) {
 	if rec := do(guesser, "/metrics", "right-token"); rec.Code == http.StatusTooManyRequests || rec.Code == http.StatusUnauthorized {
 		t.Fatalf("right token after the pause = %d, want it served", rec.Code)
 	}
+}
+
+// An AuthLimiter shared by the API and the dashboard: after the burst of
+// wrong tokens an address waits.
+func ExampleAuthLimiter() {
+	now := time.Date(2026, 12, 2, 8, 0, 0, 0, time.UTC)
+	l := api.NewAuthLimiter(func() time.Time { return now })
+	for range api.AuthFailureBurst {
+		l.Failed("203.0.113.7:4000")
+	}
+	blocked, wait := l.Blocked("203.0.113.7:5000") // same address, another port
+	fmt.Println(blocked, wait)
+	blocked, _ = l.Blocked("198.51.100.9:4000")
+	fmt.Println(blocked)
+	// Output:
+	// true 6s
+	// false
 }

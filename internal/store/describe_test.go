@@ -52,3 +52,13 @@ func TestDescribeHidesDriverText(t *testing.T) {
 		t.Error("Describe(nil) is not empty")
 	}
 }
+
+// Describe turns a database error into words fit to show a client.
+func ExampleDescribe() {
+	err := fmt.Errorf("list schedules: %w", &pgconn.PgError{Code: "42P01", Message: `relation "job_schedules" does not exist`})
+	fmt.Println(store.Describe(err))
+	fmt.Println(store.Describe(fmt.Errorf("claim: %w", context.DeadlineExceeded)))
+	// Output:
+	// tables or columns missing: not migrated? (SQLSTATE 42P01)
+	// timed out
+}
