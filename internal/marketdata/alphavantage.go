@@ -41,14 +41,10 @@ const alphaVantageCompact = 100
 // about call frequency is a rate limit (one minute; the daily quota until
 // the next UTC day; the minute's limit when both are named), and about a
 // premium endpoint or the key ErrUnauthorized.
-type alphaVantage struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type alphaVantage struct{ providerConfig }
 
 func newAlphaVantage(c providerConfig) Provider {
-	return &alphaVantage{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &alphaVantage{c}
 }
 
 func (p *alphaVantage) Name() string { return "alpha_vantage" }
@@ -71,8 +67,8 @@ func (p *alphaVantage) Bars(ctx context.Context, symbol string, tf Timeframe, fr
 	}
 	q.Set("outputsize", size)
 	q.Set("datatype", "json")
-	q.Set("apikey", p.key)
-	resp, body, err := apiGet(ctx, p.http, p.base+"/query?"+q.Encode(), nil, []string{p.key})
+	q.Set("apikey", p.key())
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+"/query?"+q.Encode(), nil, []string{p.key()})
 	if err != nil {
 		return nil, fmt.Errorf("alpha_vantage %s %s: %w", symbol, tf, err)
 	}

@@ -42,14 +42,10 @@ var coinGeckoIDs = map[string]string{
 // ErrUnsupportedTimeframe / ErrHistoryLimit. 404 ({"error":"coin not
 // found"}) is ErrSymbolNotFound, 401/403 ErrUnauthorized, 429 a rate limit
 // (Retry-After, else one minute).
-type coinGecko struct {
-	base string
-	http *http.Client
-	now  func() time.Time
-}
+type coinGecko struct{ providerConfig }
 
 func newCoinGecko(c providerConfig) Provider {
-	return &coinGecko{base: c.baseURL, http: c.http, now: c.now}
+	return &coinGecko{c}
 }
 
 func (p *coinGecko) Name() string { return "coingecko" }
@@ -75,7 +71,7 @@ func (p *coinGecko) Bars(ctx context.Context, symbol string, tf Timeframe, from,
 	q := url.Values{}
 	q.Set("vs_currency", "usd")
 	q.Set("days", strconv.Itoa(days))
-	resp, body, err := apiGet(ctx, p.http, p.base+"/api/v3/coins/"+url.PathEscape(strings.ToLower(symbol))+"/ohlc?"+q.Encode(), nil, nil)
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+"/api/v3/coins/"+url.PathEscape(strings.ToLower(symbol))+"/ohlc?"+q.Encode(), nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("coingecko %s %s: %w", symbol, tf, err)
 	}

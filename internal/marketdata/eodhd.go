@@ -31,14 +31,10 @@ var eodhdPeriod = map[Timeframe]struct{ intraday, period string }{
 // ErrSymbolNotFound ("Ticker Not Found."), 401/403 ErrUnauthorized, 402 the
 // daily request limit (a rate limit until the next UTC day) and 429 the
 // per-minute one (Retry-After, else one minute).
-type eodhd struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type eodhd struct{ providerConfig }
 
 func newEODHD(c providerConfig) Provider {
-	return &eodhd{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &eodhd{c}
 }
 
 func (p *eodhd) Name() string { return "eodhd" }
@@ -49,7 +45,7 @@ func (p *eodhd) Bars(ctx context.Context, symbol string, tf Timeframe, from, to 
 		return nil, unsupported("eodhd", symbol, tf, eodhdPeriod)
 	}
 	q := url.Values{}
-	q.Set("api_token", p.key)
+	q.Set("api_token", p.key())
 	q.Set("fmt", "json")
 	path := "/api/eod/"
 	if pd.intraday != "" {
@@ -63,7 +59,7 @@ func (p *eodhd) Bars(ctx context.Context, symbol string, tf Timeframe, from, to 
 		q.Set("from", tf.Open(from).Format("2006-01-02"))
 		q.Set("to", to.Format("2006-01-02"))
 	}
-	resp, body, err := apiGet(ctx, p.http, p.base+path+url.PathEscape(symbol)+"?"+q.Encode(), nil, []string{p.key})
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+path+url.PathEscape(symbol)+"?"+q.Encode(), nil, []string{p.key()})
 	if err != nil {
 		return nil, fmt.Errorf("eodhd %s %s: %w", symbol, tf, err)
 	}

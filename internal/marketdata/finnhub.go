@@ -35,14 +35,10 @@ var finnhubForex = []string{"OANDA", "FXCM", "FOREX.COM", "FXPRO", "IC MARKETS",
 // ({"error":"You don't have access to this resource."}: candles need a paid
 // plan) are ErrUnauthorized; 429 ({"error":"API limit reached..."}) a rate
 // limit until X-Ratelimit-Reset (else one minute).
-type finnhub struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type finnhub struct{ providerConfig }
 
 func newFinnhub(c providerConfig) Provider {
-	return &finnhub{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &finnhub{c}
 }
 
 func (p *finnhub) Name() string { return "finnhub" }
@@ -68,8 +64,8 @@ func (p *finnhub) Bars(ctx context.Context, symbol string, tf Timeframe, from, t
 	q.Set("resolution", res)
 	q.Set("from", strconv.FormatInt(start.Unix(), 10))
 	q.Set("to", strconv.FormatInt(to.Unix(), 10))
-	q.Set("token", p.key)
-	resp, body, err := apiGet(ctx, p.http, p.base+"/api/v1/"+kind+"/candle?"+q.Encode(), nil, []string{p.key})
+	q.Set("token", p.key())
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+"/api/v1/"+kind+"/candle?"+q.Encode(), nil, []string{p.key()})
 	if err != nil {
 		return nil, fmt.Errorf("finnhub %s %s: %w", symbol, tf, err)
 	}

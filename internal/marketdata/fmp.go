@@ -29,14 +29,10 @@ var fmpInterval = map[Timeframe]string{
 // (no bars). 401/402/403 and {"Error Message":"Invalid API KEY..."} are
 // ErrUnauthorized; 429 and "Limit Reach" answers are rate limits (Retry-After,
 // else one minute; the daily quota until the next UTC day).
-type fmp struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type fmp struct{ providerConfig }
 
 func newFMP(c providerConfig) Provider {
-	return &fmp{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &fmp{c}
 }
 
 func (p *fmp) Name() string { return "fmp" }
@@ -52,12 +48,12 @@ func (p *fmp) Bars(ctx context.Context, symbol string, tf Timeframe, from, to ti
 	// the zone shift, the extra bars are cut below.
 	q.Set("from", from.AddDate(0, 0, -1).Format("2006-01-02"))
 	q.Set("to", to.AddDate(0, 0, 1).Format("2006-01-02"))
-	q.Set("apikey", p.key)
+	q.Set("apikey", p.key())
 	path := "/stable/historical-price-eod/full"
 	if iv != "" {
 		path = "/stable/historical-chart/" + iv
 	}
-	resp, body, err := apiGet(ctx, p.http, p.base+path+"?"+q.Encode(), nil, []string{p.key})
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+path+"?"+q.Encode(), nil, []string{p.key()})
 	if err != nil {
 		return nil, fmt.Errorf("fmp %s %s: %w", symbol, tf, err)
 	}

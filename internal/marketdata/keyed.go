@@ -34,6 +34,9 @@ type providerConfig struct {
 	now     func() time.Time
 }
 
+// key is the provider's key (the first of keyVars).
+func (c providerConfig) key() string { return c.keys[0] }
+
 // keyedProviders are the built-in providers beyond binance, yahoo and csv,
 // with the variables holding their keys (the framework's names).
 var keyedProviders = []keyedProvider{

@@ -36,14 +36,10 @@ const polygonMaxPages = 20
 // range. Daily bars of stocks are stamped at New York midnight and weeks
 // start on Sunday; both are re-stamped to Timeframe.Open. 401/403 are
 // ErrUnauthorized, 429 a rate limit (Retry-After, else one minute).
-type polygon struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type polygon struct{ providerConfig }
 
 func newPolygon(c providerConfig) Provider {
-	return &polygon{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &polygon{c}
 }
 
 func (p *polygon) Name() string { return "polygon" }
@@ -63,7 +59,7 @@ func (p *polygon) Bars(ctx context.Context, symbol string, tf Timeframe, from, t
 	if tf.calendar() {
 		start = from.AddDate(0, 0, -7)
 	}
-	next := fmt.Sprintf("%s/v2/aggs/ticker/%s/range/%d/%s/%d/%d?%s", p.base, url.PathEscape(symbol), sp.mult, sp.span,
+	next := fmt.Sprintf("%s/v2/aggs/ticker/%s/range/%d/%s/%d/%d?%s", p.baseURL, url.PathEscape(symbol), sp.mult, sp.span,
 		start.UnixMilli(), to.UnixMilli(), q.Encode())
 	var out []Bar
 	for page := 0; next != ""; page++ {
@@ -82,7 +78,7 @@ func (p *polygon) Bars(ctx context.Context, symbol string, tf Timeframe, from, t
 		out = append(out, bars...)
 		next = ""
 		// Follow next_url only on the same host: the key goes with it.
-		if nextURL != "" && strings.HasPrefix(nextURL, p.base+"/") {
+		if nextURL != "" && strings.HasPrefix(nextURL, p.baseURL+"/") {
 			next = nextURL
 		}
 	}
@@ -111,7 +107,7 @@ func (p *polygon) page(ctx context.Context, u string, tf Timeframe) ([]Bar, stri
 	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	resp, body, err := apiGet(ctx, p.http, u+sep+"apiKey="+url.QueryEscape(p.key), nil, []string{p.key})
+	resp, body, err := apiGet(ctx, p.http, u+sep+"apiKey="+url.QueryEscape(p.key()), nil, []string{p.key()})
 	if err != nil {
 		return nil, "", err
 	}

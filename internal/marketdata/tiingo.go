@@ -33,14 +33,10 @@ var tiingoFreq = map[Timeframe]string{
 // token errors ErrUnauthorized, 429 and "request allocation" answers a rate
 // limit (Retry-After, else the next hour for the hourly allocation, the next
 // UTC day for the daily one, else one minute).
-type tiingo struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type tiingo struct{ providerConfig }
 
 func newTiingo(c providerConfig) Provider {
-	return &tiingo{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &tiingo{c}
 }
 
 func (p *tiingo) Name() string { return "tiingo" }
@@ -67,8 +63,8 @@ func (p *tiingo) Bars(ctx context.Context, symbol string, tf Timeframe, from, to
 		q.Set("columns", "open,high,low,close,volume")
 	}
 	h := http.Header{}
-	h.Set("Authorization", "Token "+p.key)
-	resp, body, err := apiGet(ctx, p.http, p.base+path+"?"+q.Encode(), h, []string{p.key})
+	h.Set("Authorization", "Token "+p.key())
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+path+"?"+q.Encode(), h, []string{p.key()})
 	if err != nil {
 		return nil, fmt.Errorf("tiingo %s %s: %w", symbol, tf, err)
 	}

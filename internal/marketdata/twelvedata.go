@@ -31,14 +31,10 @@ var twelveDataInterval = map[Timeframe]string{
 // code 401/403 is ErrUnauthorized, 404 ErrSymbolNotFound, 429 a rate limit
 // (until the next minute, or the next UTC day for the daily credits), and
 // 400 "No data is available" an empty answer.
-type twelveData struct {
-	base, key string
-	http      *http.Client
-	now       func() time.Time
-}
+type twelveData struct{ providerConfig }
 
 func newTwelveData(c providerConfig) Provider {
-	return &twelveData{base: c.baseURL, key: c.keys[0], http: c.http, now: c.now}
+	return &twelveData{c}
 }
 
 func (p *twelveData) Name() string { return "twelvedata" }
@@ -57,8 +53,8 @@ func (p *twelveData) Bars(ctx context.Context, symbol string, tf Timeframe, from
 	q.Set("timezone", "UTC")
 	q.Set("order", "asc")
 	q.Set("outputsize", "5000")
-	q.Set("apikey", p.key)
-	resp, body, err := apiGet(ctx, p.http, p.base+"/time_series?"+q.Encode(), nil, []string{p.key})
+	q.Set("apikey", p.key())
+	resp, body, err := apiGet(ctx, p.http, p.baseURL+"/time_series?"+q.Encode(), nil, []string{p.key()})
 	if err != nil {
 		return nil, fmt.Errorf("twelvedata %s %s: %w", symbol, tf, err)
 	}
