@@ -145,28 +145,32 @@ type slogPrinter struct{ l *slog.Logger }
 
 func (p slogPrinter) Println(v ...any) { p.l.Error("metrics: " + fmt.Sprint(v...)) }
 
-// statusRecorder remembers the response status for the request log.
-type statusRecorder struct {
+// StatusRecorder remembers the response status for a request log (the
+// API's and the dashboard's).
+type StatusRecorder struct {
 	http.ResponseWriter
-	status int
+	// Status is the status written, 0 before anything is.
+	Status int
 }
 
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
+// WriteHeader implements http.ResponseWriter.
+func (r *StatusRecorder) WriteHeader(code int) {
+	if r.Status == 0 {
+		r.Status = code
 	}
 	r.ResponseWriter.WriteHeader(code)
 }
 
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
+// Write implements http.ResponseWriter.
+func (r *StatusRecorder) Write(b []byte) (int, error) {
+	if r.Status == 0 {
+		r.Status = http.StatusOK
 	}
 	return r.ResponseWriter.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+func (r *StatusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func isWrite(method string) bool {
 	switch method {
@@ -181,20 +185,20 @@ func isWrite(method string) bool {
 func (s *server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &StatusRecorder{ResponseWriter: w}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("api: handler panicked", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
-				if rec.status == 0 {
+				if rec.Status == 0 {
 					writeError(rec, http.StatusInternalServerError, "internal error")
 				}
 			}
 			level := slog.LevelDebug
-			if isWrite(r.Method) || rec.status >= 500 {
+			if isWrite(r.Method) || rec.Status >= 500 {
 				level = slog.LevelInfo
 			}
 			s.log.Log(r.Context(), level, "api request", "method", r.Method, "path", r.URL.Path,
-				"status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
+				"status", rec.Status, "duration", time.Since(start), "remote", r.RemoteAddr)
 		}()
 		if s.d.Token != "" && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" {
 			if blocked, wait := s.d.AuthLimiter.Blocked(r.RemoteAddr); blocked {

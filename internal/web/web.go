@@ -209,15 +209,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Frame-Options", "DENY")
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &api.StatusRecorder{ResponseWriter: w}
 	start := time.Now()
 	defer func() {
 		level := slog.LevelDebug
-		if r.Method != http.MethodGet || rec.status >= 500 {
+		if r.Method != http.MethodGet || rec.Status >= 500 {
 			level = slog.LevelInfo
 		}
 		s.log.Log(r.Context(), level, "dashboard request", "method", r.Method, "path", r.URL.Path,
-			"status", rec.status, "duration", time.Since(start), "remote", r.RemoteAddr)
+			"status", rec.Status, "duration", time.Since(start), "remote", r.RemoteAddr)
 	}()
 	sess, ok := s.admit(rec, r)
 	if !ok {
@@ -225,29 +225,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 }
-
-// statusRecorder remembers the response status for the request log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // fail renders an error page: bad input 400, missing 404, a name taken 409,
 // anything else 500 (logged; the page does not show the database's text).
