@@ -125,7 +125,7 @@ func (s *DB) recoverStreak(ctx context.Context, tx querier, c *Completion) ([]no
 
 // recoverStreaks ends the failure streaks of the schedules of successful
 // runs written in one batch (cs, whose run rows were updated): one query
-// finds the failing schedules, and only those are updated.
+// finds which of their schedules are failing, and only those are updated.
 func (s *DB) recoverStreaks(ctx context.Context, tx querier, cs []*Completion) error {
 	var ok []*Completion
 	for _, c := range cs {
@@ -136,7 +136,14 @@ func (s *DB) recoverStreaks(ctx context.Context, tx querier, cs []*Completion) e
 	if len(ok) == 0 {
 		return nil
 	}
-	rows, err := s.query(ctx, tx, `SELECT schedule_id FROM schedule_failure_streaks WHERE failures > 0`)
+	ids := make([]int64, len(ok))
+	for i, c := range ok {
+		ids[i] = c.ScheduleID
+	}
+	// Only this batch's schedules: the table keeps a row for every
+	// schedule that ever failed.
+	cond, args := s.idList("schedule_id", ids, 1)
+	rows, err := s.query(ctx, tx, `SELECT schedule_id FROM schedule_failure_streaks WHERE failures > 0 AND `+cond, args...)
 	if err != nil {
 		return fmt.Errorf("failing schedules: %w", err)
 	}
