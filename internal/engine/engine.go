@@ -608,7 +608,7 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 		backoff = time.Second
 		e.setErr(nil)
 		for _, r := range runs {
-			e.start(jobsCtx, jobs, r)
+			e.start(jobsCtx, jobs, r, nil)
 		}
 		if len(runs) == free {
 			continue
@@ -626,7 +626,9 @@ func (e *Engine) workLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 	}
 }
 
-func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Run) {
+// start executes a claimed run on a new goroutine; p is the run made ready
+// by prepare, or nil to prepare it there.
+func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Run, p *prepared) {
 	rctx, cancel := context.WithCancel(jobsCtx)
 	e.mu.Lock()
 	e.active[r.ID] = cancel
@@ -639,7 +641,10 @@ func (e *Engine) start(jobsCtx context.Context, jobs *sync.WaitGroup, r store.Ru
 	jobs.Add(1)
 	go func() {
 		defer jobs.Done()
-		c := e.execute(rctx, r)
+		if p == nil {
+			p = e.prepare(rctx, r)
+		}
+		c := e.run(rctx, p)
 		cancel()
 		// The slot stays taken until the outcome is buffered, so a slow
 		// database slows claiming instead of piling up results.
@@ -876,6 +881,59 @@ func (e *Engine) TriggerRun(ctx context.Context, runID int64) error {
 
 // execute runs one claimed run and returns its completion.
 func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
+	return e.run(ctx, e.prepare(ctx, r))
+}
+
+// prepared is a claimed run made ready to execute: its job loaded, its
+// handler, time limit and notice option read. A run claimed ahead of its
+// instant is prepared before it, so that the instant only starts handlers.
+type prepared struct {
+	r        store.Run
+	job      *Job
+	h        Handler
+	timeout  time.Duration
+	notifyOn *bool
+	// err fails the run without calling a handler (a configuration that
+	// cannot run: no schedule, no handler, a bad option).
+	err error
+}
+
+// prepare makes run r ready to execute.
+func (e *Engine) prepare(ctx context.Context, r store.Run) *prepared {
+	p := &prepared{r: r}
+	p.job, p.err = e.loadJob(ctx, r)
+	if p.err == nil {
+		// The handlers do not know options.notify_on_failure.
+		var err error
+		p.notifyOn, p.job.Schedule.TaskParams, err = StripNoticeOption(p.job.Schedule.TaskParams)
+		p.err = permanentIf(err)
+	}
+	if p.err != nil {
+		return p
+	}
+	p.h = e.handlers[p.job.Schedule.JobType]
+	if p.h == nil {
+		p.err = permanent(fmt.Errorf("unknown job_type %q (no handler)", p.job.Schedule.JobType))
+		return p
+	}
+	p.timeout = e.o.JobTimeout
+	if t, ok := e.o.TypeTimeouts[p.job.Schedule.JobType]; ok && t > 0 {
+		p.timeout = t
+	}
+	if opts := ParseJobOptions(p.job.Schedule.TaskParams); opts.Timeout > 0 {
+		p.timeout = opts.Timeout
+	}
+	if to, ok := p.h.(Timeouter); ok {
+		if d := to.Timeout(p.job); d > 0 {
+			p.timeout = d
+		}
+	}
+	return p
+}
+
+// run executes a prepared run and returns its completion.
+func (e *Engine) run(ctx context.Context, p *prepared) store.Completion {
+	r, job, err := p.r, p.job, p.err
 	start := e.o.Now()
 	// The run's logger is built only when something is logged: on the
 	// success path of a busy instance that is most of a run's cost.
@@ -887,42 +945,16 @@ func (e *Engine) execute(ctx context.Context, r store.Run) store.Completion {
 	}
 	c := store.Completion{RunID: r.ID, Owner: e.o.NodeID, StartedAt: start}
 	c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
-	job, err := e.loadJob(ctx, r)
 	var out *Outcome
-	var timeout time.Duration
-	var notifyOn *bool
 	if err == nil {
-		// The handlers do not know options.notify_on_failure.
-		notifyOn, job.Schedule.TaskParams, err = StripNoticeOption(job.Schedule.TaskParams)
-		err = permanentIf(err)
+		jctx, cancel := context.WithTimeout(ctx, p.timeout)
+		out, err = safeHandle(jctx, p.h, job)
+		if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
+			err = fmt.Errorf("timed out after %d s", int(p.timeout.Seconds()))
+		}
+		cancel()
 	}
-	if err == nil {
-		h := e.handlers[job.Schedule.JobType]
-		opts := ParseJobOptions(job.Schedule.TaskParams)
-		timeout = e.o.JobTimeout
-		if t, ok := e.o.TypeTimeouts[job.Schedule.JobType]; ok && t > 0 {
-			timeout = t
-		}
-		if opts.Timeout > 0 {
-			timeout = opts.Timeout
-		}
-		switch {
-		case h == nil:
-			err = permanent(fmt.Errorf("unknown job_type %q (no handler)", job.Schedule.JobType))
-		default:
-			if to, ok := h.(Timeouter); ok {
-				if d := to.Timeout(job); d > 0 {
-					timeout = d
-				}
-			}
-			jctx, cancel := context.WithTimeout(ctx, timeout)
-			out, err = safeHandle(jctx, h, job)
-			if err != nil && errors.Is(jctx.Err(), context.DeadlineExceeded) && ctx.Err() == nil {
-				err = fmt.Errorf("timed out after %d s", int(timeout.Seconds()))
-			}
-			cancel()
-		}
-	}
+	notifyOn := p.notifyOn
 	end := e.o.Now()
 	c.At = end
 	if ctx.Err() != nil {

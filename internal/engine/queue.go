@@ -3,6 +3,8 @@ package engine
 import (
 	"container/heap"
 	"context"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,6 +126,10 @@ func (q *runQueue) len() int {
 // burst of fires due at one instant is started by two database sessions.
 const dispatchClaimers = 2
 
+// dispatchBatch bounds the fires claimed by id in one statement: a smaller
+// batch starts sooner, and the claims of a burst overlap.
+const dispatchBatch = 500
+
 // gatherWait is how long the dispatcher waits for busy workers to be free
 // before claiming fewer runs than are due.
 const gatherWait = 5 * time.Millisecond
@@ -131,6 +137,13 @@ const gatherWait = 5 * time.Millisecond
 // waitForFinishing is how long a fire that waits for its predecessor's
 // outcome to be written waits before it is claimed again.
 const waitForFinishing = 20 * time.Millisecond
+
+// claimLead is how long before their instant queued fires are claimed (set
+// running in the database): the claim's time is spent before the instant,
+// which then only starts them. Each waits for its instant holding a worker.
+// A fire whose predecessor is still running then waits, claimed again
+// shortly; it is skipped only if that run is still going at its instant.
+const claimLead = 500 * time.Millisecond
 
 // dispatchLoop starts queued runs at their time. Runs another instance took
 // meanwhile are simply not returned by the claim; those that must wait for
@@ -151,10 +164,11 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			continue
 		}
 		now := e.o.Now()
+		ahead := now.Add(claimLead)
 		// More runs are due than workers are free, and busy workers are
 		// about to be free: wait a moment for them, since claiming many
 		// runs at once costs little more than claiming a few.
-		if free < e.o.Workers/4 && busy > 0 && e.queue.dueAtLeast(now, free+1) {
+		if free < e.o.Workers/4 && busy > 0 && e.queue.dueAtLeast(ahead, free+1) {
 			if gatherUntil.IsZero() {
 				gatherUntil = now.Add(gatherWait)
 			}
@@ -167,7 +181,7 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 		}
 		gatherUntil = time.Time{}
 		flush := false
-		qs, next, held := e.queue.due(now, free, func(sc int64) bool {
+		qs, next, held := e.queue.due(ahead, min(free, dispatchBatch), func(sc int64) bool {
 			if e.out.busy(sc) {
 				flush = true
 				return true
@@ -208,7 +222,7 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 		case held:
 			wait = waitForFinishing // woken earlier by a written outcome
 		case !next.IsZero():
-			wait = next.Sub(e.o.Now())
+			wait = next.Sub(e.o.Now()) - claimLead
 		}
 		if !sleep(ctx, wait, e.queue.wake) {
 			return
@@ -231,7 +245,7 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 	// fire wait for the outcome instead of being skipped.
 	done := e.out.takeFor(scheds)
 	cctx, cancel := detached(ctx)
-	runs, waiting, err := e.st.ClaimRunIDs(cctx, store.ClaimByID{Owner: e.o.NodeID, Now: now, IDs: ids, Lease: e.o.Lease,
+	runs, waiting, err := e.st.ClaimRunIDs(cctx, store.ClaimByID{Owner: e.o.NodeID, Now: now, Until: now.Add(claimLead), IDs: ids, Lease: e.o.Lease,
 		Finishing: e.out.finishingIDs(scheds), Done: done})
 	cancel()
 	if err != nil {
@@ -250,9 +264,7 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 	}
 	e.setErr(nil)
 	e.afterWritten(done, false)
-	for _, r := range runs {
-		e.start(jobsCtx, jobs, r)
-	}
+	e.startAtInstants(jobsCtx, jobs, runs)
 	if len(waiting) > 0 {
 		// Their predecessors finished here; the outcomes are written now
 		// and the fires claimed again shortly after.
@@ -267,4 +279,58 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 	if len(runs)+len(waiting) < len(ids) {
 		signal(e.wakeWork) // waiting ones were handed to the general claim
 	}
+}
+
+// startAtInstants starts claimed runs, each at its instant: those claimed
+// ahead of it (claimLead) wait, in one goroutine per batch, holding their
+// workers. When the engine's jobs are cancelled first (the end of the
+// shutdown grace), the waiting runs are put back untouched.
+func (e *Engine) startAtInstants(jobsCtx context.Context, jobs *sync.WaitGroup, runs []store.Run) {
+	now := e.o.Now()
+	var later []store.Run
+	for _, r := range runs {
+		if r.RunAfter != nil && r.RunAfter.After(now) {
+			later = append(later, r)
+			continue
+		}
+		e.start(jobsCtx, jobs, r, nil)
+	}
+	if len(later) == 0 {
+		return
+	}
+	slices.SortFunc(later, func(a, b store.Run) int { return a.RunAfter.Compare(*b.RunAfter) })
+	e.mu.Lock()
+	for _, r := range later {
+		e.active[r.ID] = func() {} // its worker is taken from now on
+	}
+	e.mu.Unlock()
+	jobs.Add(1)
+	go func() {
+		defer jobs.Done()
+		ready := make([]*prepared, len(later))
+		for i, r := range later {
+			ready[i] = e.prepare(jobsCtx, r)
+		}
+		for i, r := range later {
+			if !sleep(jobsCtx, r.RunAfter.Sub(e.o.Now())) {
+				e.putBack(later[i:])
+				return
+			}
+			e.start(jobsCtx, jobs, r, ready[i])
+		}
+	}()
+}
+
+// putBack returns claimed runs that never started to pending, through the
+// completer, and frees their workers.
+func (e *Engine) putBack(runs []store.Run) {
+	for _, r := range runs {
+		c := store.Completion{RunID: r.ID, Owner: e.o.NodeID, At: e.o.Now(), Status: store.StatusPending}
+		c.ScheduleID, _ = strconv.ParseInt(r.JobID, 10, 64)
+		e.out.add(c, c.ScheduleID)
+		e.mu.Lock()
+		delete(e.active, r.ID)
+		e.mu.Unlock()
+	}
+	signal(e.slotFree)
 }

@@ -262,9 +262,9 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 		}
 
 		// Schedule c has a running exclusive run; its owned runs claimed by
-		// id cannot start: the cron fire is skipped, the manual-kind run and
-		// the fire not due yet lose their owner. Schedule d's fire, in the
-		// same claim, starts.
+		// id cannot start: the cron fire is skipped, the manual-kind run
+		// loses its owner, the fire not due yet stays owned and waits.
+		// Schedule d's fire, in the same claim, starts.
 		c := newAheadSchedule(t, db, "c")
 		d := newAheadSchedule(t, db, "d")
 		runningC, err := db.InsertRun(ctx, c, t0.Add(-time.Minute), 1)
@@ -291,7 +291,7 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 			ids = append(ids, q.ID)
 		}
 		now = t0.Add(5 * time.Second)
-		got, _, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: now, IDs: ids, Lease: lease})
+		got, waiting, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: now, IDs: ids, Lease: lease})
 		if err != nil || len(got) != 1 || got[0].JobID != strconv.FormatInt(d.ID, 10) || got[0].LeaseOwner != "n1" || got[0].Status != store.StatusRunning {
 			t.Fatalf("ClaimRunIDs = %s, %v; want only schedule d's fire", show(got), err)
 		}
@@ -299,12 +299,13 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 		if r := cRuns[t0.Add(2*time.Second)]; r.Status != store.StatusSkipped || r.Error == "" || r.FinishedAt == nil || !r.FinishedAt.Equal(now) {
 			t.Fatalf("cron fire behind a running run = %s, want skipped at %s with a reason", show(r), now)
 		}
-		for _, at := range []time.Time{t0.Add(3 * time.Second), t0.Add(time.Hour)} {
-			r := cRuns[at]
-			if r.Status != store.StatusPending {
-				t.Fatalf("run for %s = %s, want pending", at, r.Status)
-			}
+		if r := cRuns[t0.Add(3*time.Second)]; r.Status != store.StatusPending {
+			t.Fatalf("manual-kind run = %s, want pending", show(r))
+		} else {
 			wantLease(t, r, "", nil)
+		}
+		if r := cRuns[t0.Add(time.Hour)]; r.Status != store.StatusPending || r.LeaseOwner != "n1" || !slices.Equal(waiting, []int64{r.ID}) {
+			t.Fatalf("fire not due yet = %s, waiting %v; want pending, owned by n1, waiting", show(r), waiting)
 		}
 		if r := cRuns[t0.Add(-time.Minute)]; r.Status != store.StatusRunning || r.LeaseOwner != "n2" {
 			t.Fatalf("running run of c = %s", show(r))
@@ -324,9 +325,9 @@ func TestClaimRunsLeavesOwnedRunsToClaimByID(t *testing.T) {
 		if err := db.CompleteRuns(ctx, []store.Completion{{RunID: got[0].ID, Owner: "n3", Status: store.StatusCompleted, At: now}}); err != nil {
 			t.Fatal(err)
 		}
-		got, err = db.ClaimRuns(ctx, "n3", t0.Add(time.Hour), 10, lease, nil)
+		got, _, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(time.Hour), IDs: waiting, Lease: lease})
 		if err != nil || len(got) != 1 || got[0].ID != cRuns[t0.Add(time.Hour)].ID {
-			t.Fatalf("ClaimRuns at its time = %s, %v; want c's released fire", show(got), err)
+			t.Fatalf("ClaimRunIDs at its time = %s, %v; want c's waiting fire", show(got), err)
 		}
 	})
 }
@@ -667,6 +668,70 @@ func TestFiresOfRawSQLDisabledSchedulesAreCancelled(t *testing.T) {
 			if r.Status != store.StatusCancelled || !strings.Contains(r.Error, "disabled or deleted") || r.FinishedAt == nil || r.LeaseOwner != "" {
 				t.Errorf("fire of schedule %d = %s %q owner %q; want cancelled with the reason", id, r.Status, r.Error, r.LeaseOwner)
 			}
+		}
+	})
+}
+
+// Fires claimed by id ahead of their instant (ClaimByID.Until) are running
+// from the claim with started_at = their instant; a fire whose predecessor
+// is still running before its instant is not skipped but waits, still
+// owned, and is skipped only when the predecessor still runs at its
+// instant; a fire due after Until is not claimed.
+func TestClaimRunIDsAheadOfTheInstant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const lease = 10 * time.Second
+		a := newAheadSchedule(t, db, "a")
+		b := newAheadSchedule(t, db, "b")
+		// b has a running run of another instance.
+		runningB, err := db.InsertRun(ctx, b, t0.Add(-time.Minute), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.ClaimRun(ctx, runningB.ID, "n2", t0, lease); err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(2 * time.Second)
+		queued := claimAhead(t, db, "n1", t0.Add(10*time.Second), lease, map[int64]store.Fire{
+			a.ID: {Next: ptr(t0.Add(time.Hour)), Runs: []store.NewRun{pendingRun(store.KindCron, at), pendingRun(store.KindCron, at.Add(2*time.Second))}},
+			b.ID: {Next: ptr(t0.Add(time.Hour)), Runs: []store.NewRun{pendingRun(store.KindCron, at)}},
+		})
+		if len(queued) != 3 {
+			t.Fatalf("queued = %+v, want 3 runs", queued)
+		}
+		aRuns, bRuns := runsByInstant(t, db, a.ID), runsByInstant(t, db, b.ID)
+		ids := []int64{aRuns[at].ID, aRuns[at.Add(2*time.Second)].ID, bRuns[at].ID}
+
+		now := at.Add(-300 * time.Millisecond)
+		got, waiting, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: now, Until: now.Add(500 * time.Millisecond),
+			IDs: ids, Lease: lease})
+		if err != nil || len(got) != 1 || got[0].ID != aRuns[at].ID {
+			t.Fatalf("ClaimRunIDs ahead = %s, %v; want a's fire at %s only", show(got), err, at)
+		}
+		if got[0].Status != store.StatusRunning || got[0].StartedAt == nil || !got[0].StartedAt.Equal(at) {
+			t.Fatalf("fire claimed ahead = %s; want running with started_at = its instant %s", show(got[0]), at)
+		}
+		wantLease(t, got[0], "n1", ptr(now.Add(lease)))
+		slices.Sort(waiting)
+		want := []int64{aRuns[at.Add(2*time.Second)].ID, bRuns[at].ID}
+		slices.Sort(want)
+		if !slices.Equal(waiting, want) {
+			t.Fatalf("waiting = %v, want %v (a's later fire, b's fire behind a running run)", waiting, want)
+		}
+		for _, id := range want {
+			if r := mustRun(t, db, id); r.Status != store.StatusPending || r.LeaseOwner != "n1" {
+				t.Fatalf("run %d = %s; want pending and still owned by n1", id, show(r))
+			}
+		}
+
+		// At its instant b's run still runs: b's fire is skipped now.
+		got, waiting, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, Until: at.Add(500 * time.Millisecond),
+			IDs: []int64{bRuns[at].ID}, Lease: lease})
+		if err != nil || len(got) != 0 || len(waiting) != 0 {
+			t.Fatalf("ClaimRunIDs at the instant = %s, %v, waiting %v; want nothing", show(got), err, waiting)
+		}
+		if r := mustRun(t, db, bRuns[at].ID); r.Status != store.StatusSkipped {
+			t.Fatalf("b's fire at its instant behind a running run = %s, want skipped", show(r))
 		}
 	})
 }

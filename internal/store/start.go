@@ -17,7 +17,7 @@ func (s *DB) ClaimRuns(ctx context.Context, owner string, now time.Time, limit i
 	if limit <= 0 {
 		return nil, nil
 	}
-	out, _, err := s.claimRuns(ctx, owner, now, limit, lease, nil, finishing, nil)
+	out, _, err := s.claimRuns(ctx, owner, now, now, limit, lease, nil, finishing, nil)
 	return out, err
 }
 
@@ -29,7 +29,11 @@ func (s *DB) ClaimRunIDs(ctx context.Context, c ClaimByID) ([]Run, []int64, erro
 	if len(c.IDs) == 0 {
 		return nil, nil, s.CompleteRuns(ctx, c.Done)
 	}
-	return s.claimRuns(ctx, c.Owner, c.Now, len(c.IDs), c.Lease, c.IDs, c.Finishing, c.Done)
+	until := c.Now
+	if c.Until.After(until) {
+		until = c.Until
+	}
+	return s.claimRuns(ctx, c.Owner, c.Now, until, len(c.IDs), c.Lease, c.IDs, c.Finishing, c.Done)
 }
 
 // idList is a list of run ids in a statement: an array parameter on
@@ -52,15 +56,18 @@ func (s *DB) idList(col string, ids []int64, argN int) (string, []any) {
 	return col + " IN (" + b.String() + ")", nil
 }
 
-// claimRuns claims due pending runs, all unowned ones or only those in ids.
-// A run whose exclusive predecessor is running waits; a first-attempt cron
-// fire in that case is recorded skipped — unless the predecessor is one of
-// finishing (the caller's runs that have finished and whose outcome is
-// being written): then the fire waits, still owned, and is returned in
-// waiting (ids only) for the caller to claim again once the outcome is
-// written. Finished work never makes a fire skipped. The outcomes done are
-// written first, in the same transaction.
-func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, ids, finishing []int64, done []Completion) ([]Run, []int64, error) {
+// claimRuns claims pending runs due by until, all unowned ones or only
+// those in ids; until is after now when fires are claimed ahead of their
+// instant (they start at it). A run whose exclusive predecessor is running
+// waits; a first-attempt cron fire whose instant has come is then recorded
+// skipped — unless the predecessor is one of finishing (the caller's runs
+// that have finished and whose outcome is being written). A fire that
+// waits for a finishing predecessor, or whose instant has not come yet,
+// stays owned and is returned in waiting (ids only) for the caller to
+// claim again shortly. Finished work never makes a fire skipped, nor does a
+// run still going before the instant. The outcomes done are written first,
+// in the same transaction.
+func (s *DB) claimRuns(ctx context.Context, owner string, now, until time.Time, limit int, lease time.Duration, ids, finishing []int64, done []Completion) ([]Run, []int64, error) {
 	// Without ids: unowned pending runs only (runs claimed ahead belong to
 	// their claimer until released).
 	only := " AND lease_owner IS NULL"
@@ -121,47 +128,54 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 				return err
 			}
 		}
+		// Runs due by until: the same arguments, with until first.
+		dueArgs := append([]any{s.ts(until)}, args[1:]...)
 		var err error
-		if out, err = s.startRuns(ctx, tx, owner, now, lease, only, args); err != nil {
+		if out, err = s.startRuns(ctx, tx, owner, now, lease, only, dueArgs); err != nil {
 			return err
 		}
 		if ids == nil || len(out) == len(ids) {
 			return nil
 		}
-		// Runs asked for by id and not claimed: cron fires whose
-		// predecessor is running are skipped (checked only now, so the
-		// usual case costs one statement); those whose predecessor is
-		// finishing wait, still owned; the others (retries, manual runs,
-		// not yet due) go to the general claim, of any instance.
+		// Runs asked for by id and not claimed: cron fires whose instant
+		// has come and whose predecessor is running are skipped (checked
+		// only now, so the usual case costs one statement); those whose
+		// predecessor is finishing, or whose instant has not come, wait,
+		// still owned; the others (retries, manual runs) go to the
+		// general claim, of any instance.
 		if err := cancel(); err != nil {
 			return err
 		}
 		if err := skip(); err != nil {
 			return err
 		}
-		// On PostgreSQL: $1 the ids, $2 the finishing runs, then $2 or $3
-		// the waiting runs; SQLite lists them inline.
-		idCond, rest := s.idList("id", ids, 1)
+		// On PostgreSQL: $1 now, $2 the ids, then the finishing runs;
+		// SQLite lists them inline.
+		idCond, qargs := s.idList("id", ids, 2)
+		qargs = append([]any{s.ts(now)}, qargs...)
+		wait := "run_after > $1"
 		if len(finishing) > 0 {
-			finCond, a := s.idList("r2.id", finishing, 2)
-			rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending' AND `+idCond+`
-				AND EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE `+sameSchedule+` AND `+finCond+`)`, append(rest, a...)...)
-			if err != nil {
-				return fmt.Errorf("runs waiting for a finishing run: %w", err)
-			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return fmt.Errorf("runs waiting for a finishing run: %w", err)
-				}
-				waiting = append(waiting, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("runs waiting for a finishing run: %w", err)
-			}
+			finCond, a := s.idList("r2.id", finishing, len(qargs)+1)
+			wait = "(" + wait + " OR EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE " + sameSchedule + " AND " + finCond + "))"
+			qargs = append(qargs, a...)
 		}
+		rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending' AND `+idCond+` AND `+wait, qargs...)
+		if err != nil {
+			return fmt.Errorf("runs that wait: %w", err)
+		}
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("runs that wait: %w", err)
+			}
+			waiting = append(waiting, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("runs that wait: %w", err)
+		}
+		idCond, rest := s.idList("id", ids, 1)
 		keep := ""
 		if len(waiting) > 0 {
 			c, a := s.idList("id", waiting, len(rest)+1)
@@ -179,7 +193,7 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 	return out, waiting, nil
 }
 
-// startRuns sets the due pending runs selected by only (up to $2) running
+// startRuns sets the pending runs due by $1 and selected by only (up to $2) running
 // with owner's lease: at most one exclusive run per schedule, none while
 // another exclusive run of its schedule is running, and no first-attempt
 // cron fire of a disabled schedule. On PostgreSQL the statement runs under
@@ -190,10 +204,13 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now time.Time, limit i
 // fails as a whole because of one row.
 func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.Time, lease time.Duration, only string, args []any) ([]Run, error) {
 	n := len(args)
-	// set starts the runs with owner's lease at argument positions o, o+1.
+	// set starts the runs with owner's lease, owner, lease expiry and now
+	// at argument positions o, o+1, o+2. A run claimed ahead of its
+	// instant starts at it.
 	set := func(o int) string {
-		return `UPDATE job_schedule_runs SET status = 'running', started_at = $1, lease_owner = $` + strconv.Itoa(o) + `,
-		lease_expires_at = $` + strconv.Itoa(o+1)
+		return `UPDATE job_schedule_runs SET status = 'running', lease_owner = $` + strconv.Itoa(o) + `,
+		lease_expires_at = $` + strconv.Itoa(o+1) + `,
+		started_at = CASE WHEN run_after > $` + strconv.Itoa(o+2) + ` THEN run_after ELSE $` + strconv.Itoa(o+2) + ` END`
 	}
 	guard := `
 		AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
@@ -202,7 +219,7 @@ func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.T
 		AND (attempt > 1 OR kind NOT IN ('cron', 'coalesced') OR EXISTS (SELECT 1 FROM job_schedules s
 			WHERE s.id = ` + s.scheduleIDOf("job_schedule_runs.job_id") + ` AND s.enabled))
 		RETURNING ` + runCols
-	full := append(append([]any{}, args...), owner, s.ts(now.Add(lease)))
+	full := append(append([]any{}, args...), owner, s.ts(now.Add(lease)), s.ts(now))
 	batch := `WITH cand AS (
 			SELECT id, job_id, exclusive, run_after FROM job_schedule_runs
 			WHERE status = 'pending' AND (run_after IS NULL OR run_after <= $1)` + only + `
@@ -249,12 +266,12 @@ func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.T
 		return nil, fmt.Errorf("claim runs one by one: %w", err)
 	}
 	out = nil
-	one := set(3) + ` WHERE id = $2 AND status = 'pending'` + guard
+	one := set(2) + ` WHERE id = $1 AND status = 'pending'` + guard
 	for _, id := range cand {
 		if _, err := s.exec(ctx, tx, `SAVEPOINT claim_one`); err != nil {
 			return nil, fmt.Errorf("claim run %d: %w", id, err)
 		}
-		r, err := collectRuns(s.query(ctx, tx, one, s.ts(now), id, owner, s.ts(now.Add(lease))))
+		r, err := collectRuns(s.query(ctx, tx, one, id, owner, s.ts(now.Add(lease)), s.ts(now)))
 		if err != nil {
 			if !isConflict(err) {
 				return nil, fmt.Errorf("claim run %d: %w", id, err)

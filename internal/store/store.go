@@ -184,6 +184,10 @@ type Completion struct {
 type ClaimByID struct {
 	Owner string
 	Now   time.Time
+	// Until, when after Now, claims fires due by then as well, ahead of
+	// their instant: they are running from now on (started_at is their
+	// instant) and the caller starts them at their instant. Zero: Now.
+	Until time.Time
 	IDs   []int64
 	Lease time.Duration
 	// Finishing are owner's runs that finished and whose outcome is not

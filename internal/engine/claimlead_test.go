@@ -1,0 +1,66 @@
+package engine
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/atf/scheduler/internal/store"
+	"github.com/atf/scheduler/internal/store/storetest"
+)
+
+// Fires are claimed (set running) up to claimLead before their instant and
+// their handlers start at the instant, never before it; the run row's
+// started_at is the real start.
+func TestFiresClaimedAheadStartAtTheirInstant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		const n = 20
+		for i := range n {
+			addSchedule(t, db, "lead-"+string(rune('a'+i)), "* * * * * *", `{}`)
+		}
+		type start struct {
+			at      time.Time
+			run     store.Run
+			claimed bool // the run handed to the handler was running before its instant
+		}
+		var mu sync.Mutex
+		var starts []start
+		e := New(db, map[string]Handler{"script": funcHandler(func(ctx context.Context, job *Job) (*Outcome, error) {
+			now := time.Now()
+			mu.Lock()
+			starts = append(starts, start{at: now, run: job.Run,
+				claimed: job.Run.Status == store.StatusRunning && job.Run.StartedAt != nil && job.Run.StartedAt.Equal(job.Run.ScheduledFor)})
+			mu.Unlock()
+			return nil, nil
+		})}, Options{NodeID: "lead", Workers: 2 * n, Lease: 3 * time.Second, PollInterval: 200 * time.Millisecond})
+		stop := startEngine(t, e)
+		waitFor(t, 15*time.Second, "three seconds of fires", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(starts) >= 3*n
+		})
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		ahead := 0
+		for _, s := range starts {
+			if s.at.Before(s.run.ScheduledFor) {
+				t.Fatalf("run %d for %s started %s early", s.run.ID, s.run.ScheduledFor, s.run.ScheduledFor.Sub(s.at))
+			}
+			if s.claimed {
+				ahead++
+			}
+			r, err := db.GetRun(context.Background(), s.run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != store.StatusCompleted || r.StartedAt == nil || r.StartedAt.Before(r.ScheduledFor) {
+				t.Fatalf("run %d = %s started_at %v for %s; want completed, started at or after its instant", r.ID, r.Status, r.StartedAt, r.ScheduledFor)
+			}
+		}
+		if ahead == 0 {
+			t.Fatalf("none of %d fires was claimed before its instant", len(starts))
+		}
+	})
+}
