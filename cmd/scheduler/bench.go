@@ -29,6 +29,15 @@ max) and the peak resident memory.`,
 			if dbURL == "" {
 				return &exitError{2, fmt.Errorf("--db: a scratch database URL is required")}
 			}
+			for _, f := range []struct {
+				name string
+				v    int
+				min  int
+			}{{"--schedules", o.Schedules, 1}, {"--engines", o.Engines, 1}, {"--workers", o.Workers, 0}} {
+				if f.v < f.min || f.v > 1_000_000 {
+					return &exitError{2, fmt.Errorf("%s %d: want %d to 1000000", f.name, f.v, f.min)}
+				}
+			}
 			dbc, err := config.ParseDatabaseURL(dbURL)
 			if err != nil {
 				return &exitError{2, fmt.Errorf("--db: %w", err)}
@@ -63,7 +72,7 @@ max) and the peak resident memory.`,
 	f.BoolVar(&o.Stagger, "stagger", false, `spread schedules of a "*/N * * * * *" cron evenly over its N seconds`)
 	f.DurationVar(&o.For, "for", 30*time.Second, "how long to measure, from the first fire (the engine runs 12 s before it)")
 	f.IntVar(&o.Engines, "engines", 1, "engine instances in this process (PostgreSQL)")
-	f.IntVar(&o.Workers, "workers", 1000, "workers per engine")
+	f.IntVar(&o.Workers, "workers", 0, "workers per engine (default: the number of schedules, at most 10,000)")
 	f.StringVar(&dbURL, "db", "", "scratch database URL (required)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	rootCmd.AddCommand(cmd)

@@ -150,6 +150,12 @@ func TestJSONOutputAndRunsShow(t *testing.T) {
 	if _, errOut, code := runExit(t, dir, env, "runs", "show", "x"); code != 2 || !strings.Contains(errOut, `"x"`) {
 		t.Fatalf("runs show x: exit %d, %s; want 2 naming the value", code, errOut)
 	}
+	for _, bad := range [][]string{{"--workers", "-3"}, {"--schedules", "0"}, {"--engines", "2000000"}} {
+		args := append([]string{"bench", "--db", "sqlite://" + dir + "/bench.db"}, bad...)
+		if _, errOut, code := runExit(t, dir, env, args...); code != 2 || !strings.Contains(errOut, bad[0]+" "+bad[1]) {
+			t.Fatalf("bench %s %s: exit %d, %s; want 2 naming the flag and value", bad[0], bad[1], code, errOut)
+		}
+	}
 	if _, errOut, code := runExit(t, dir, env, "schedules", "run", "nosuch"); code != 1 || !strings.Contains(errOut, `"nosuch"`) {
 		t.Fatalf("schedules run nosuch: exit %d, %s; want 1 naming the name", code, errOut)
 	}

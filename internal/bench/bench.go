@@ -48,7 +48,10 @@ type Options struct {
 	Lead time.Duration
 	// Engines is the number of engine instances (PostgreSQL only).
 	Engines int
-	// Workers per engine (default 1000).
+	// Workers per engine (default: Schedules, at most 10,000). A fire
+	// holds a worker from its claim, half a second before its instant:
+	// to start N fires due at one instant on time, an engine needs N
+	// workers.
 	Workers int
 	// Open opens an extra store for each additional engine.
 	Open func() (store.Store, error)
@@ -144,7 +147,7 @@ func Load(ctx context.Context, db *store.DB, n int, cron string, stagger bool, l
 // Run loads the schedules, runs the engine(s) for o.For and measures.
 func Run(ctx context.Context, db *store.DB, o Options) (Report, error) {
 	if o.Workers <= 0 {
-		o.Workers = 1000
+		o.Workers = min(max(o.Schedules, 1), 10_000)
 	}
 	if o.Engines <= 0 {
 		o.Engines = 1

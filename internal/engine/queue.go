@@ -312,7 +312,7 @@ func (e *Engine) startAtInstants(jobsCtx context.Context, jobs *sync.WaitGroup, 
 			ready[i] = e.prepare(jobsCtx, r)
 		}
 		for i, r := range later {
-			if !sleep(jobsCtx, r.RunAfter.Sub(e.o.Now())) {
+			if d := r.RunAfter.Sub(e.o.Now()); d > 0 && !sleep(jobsCtx, d) {
 				e.putBack(later[i:])
 				return
 			}

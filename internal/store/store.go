@@ -287,12 +287,12 @@ type Store interface {
 	// wait.
 	ClaimRuns(ctx context.Context, owner string, now time.Time, limit int, lease time.Duration, finishing []int64) ([]Run, error)
 	// ClaimRunIDs writes the outcomes c.Done and claims the runs c.IDs that
-	// are pending and due, in one transaction, like ClaimRuns; runs taken
-	// by another instance are left out. Fires whose predecessor is one of
-	// c.Finishing stay owned by c.Owner and are returned in waiting, to be
-	// claimed again once that outcome is written; the other runs not
-	// claimed lose their owner (the general claim of any instance takes
-	// them).
+	// are pending and due by c.Until (or c.Now), in one transaction, like
+	// ClaimRuns; runs taken by another instance are left out. Fires whose
+	// predecessor is one of c.Finishing, and fires not claimed whose
+	// instant is after c.Now, stay owned by c.Owner and are returned in
+	// waiting, to be claimed again shortly; the other runs not claimed lose
+	// their owner (the general claim of any instance takes them).
 	ClaimRunIDs(ctx context.Context, c ClaimByID) (claimed []Run, waiting []int64, err error)
 	// ClaimRun claims one specific pending run (manual trigger); it returns
 	// ErrNotFound when the run is not pending or is taken.
