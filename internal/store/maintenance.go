@@ -49,23 +49,10 @@ func (s *DB) DeleteRunsBefore(ctx context.Context, before time.Time, batch int) 
 		}
 		var n int
 		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs
+			ids, err := collectIDs(s.query(ctx, tx, `SELECT id FROM job_schedule_runs
 				WHERE status IN `+finishedStatuses+` AND finished_at IS NOT NULL AND finished_at < $1
-				ORDER BY id LIMIT $2`, s.ts(before), batch)
+				ORDER BY id LIMIT $2`, s.ts(before), batch))
 			if err != nil {
-				return fmt.Errorf("select old runs: %w", err)
-			}
-			var ids []int64
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return fmt.Errorf("scan old run: %w", err)
-				}
-				ids = append(ids, id)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
 				return fmt.Errorf("select old runs: %w", err)
 			}
 			n = len(ids)

@@ -278,21 +278,9 @@ func (o *Outbox) RetryDead(ctx context.Context, id int64, now time.Time) (int, e
 // final status (sent, dead, suppressed), at most limit, oldest first.
 func (o *Outbox) Finished(ctx context.Context, limit int) ([]int64, error) {
 	s := o.s
-	rows, err := s.query(ctx, s.db, `SELECT id FROM notifications WHERE status IN ('sent', 'dead', 'suppressed')
-		ORDER BY id DESC LIMIT $1`, limit)
+	ids, err := collectIDs(s.query(ctx, s.db, `SELECT id FROM notifications WHERE status IN ('sent', 'dead', 'suppressed')
+		ORDER BY id DESC LIMIT $1`, limit))
 	if err != nil {
-		return nil, fmt.Errorf("finished notifications: %w", err)
-	}
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("finished notifications: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("finished notifications: %w", err)
 	}
 	slices.Reverse(ids)

@@ -36,6 +36,23 @@ func scanRun(sc interface{ Scan(...any) error }) (*Run, error) {
 	return &r, nil
 }
 
+// collectIDs reads a query's single int64 column (ids) and closes rows.
+func collectIDs(rows *sql.Rows, err error) ([]int64, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 func collectRuns(rows *sql.Rows, err error) ([]Run, error) {
 	if err != nil {
 		return nil, err

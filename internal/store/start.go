@@ -159,20 +159,8 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now, until time.Time, 
 			wait = "(" + wait + " OR EXISTS (SELECT 1 FROM job_schedule_runs r2 WHERE " + sameSchedule + " AND " + finCond + "))"
 			qargs = append(qargs, a...)
 		}
-		rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending' AND `+idCond+` AND `+wait, qargs...)
-		if err != nil {
-			return fmt.Errorf("runs that wait: %w", err)
-		}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("runs that wait: %w", err)
-			}
-			waiting = append(waiting, id)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if waiting, err = collectIDs(s.query(ctx, tx, `SELECT id FROM job_schedule_runs
+			WHERE status = 'pending' AND `+idCond+` AND `+wait, qargs...)); err != nil {
 			return fmt.Errorf("runs that wait: %w", err)
 		}
 		idCond, rest := s.idList("id", ids, 1)
@@ -247,22 +235,9 @@ func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.T
 	if _, err := s.exec(ctx, tx, `ROLLBACK TO SAVEPOINT claim_batch`); err != nil {
 		return nil, fmt.Errorf("claim runs: %w", err)
 	}
-	rows, err := s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending'
-		AND (run_after IS NULL OR run_after <= $1)`+only+` ORDER BY run_after NULLS FIRST, id LIMIT $2`+s.d.lock, args...)
+	cand, err := collectIDs(s.query(ctx, tx, `SELECT id FROM job_schedule_runs WHERE status = 'pending'
+		AND (run_after IS NULL OR run_after <= $1)`+only+` ORDER BY run_after NULLS FIRST, id LIMIT $2`+s.d.lock, args...))
 	if err != nil {
-		return nil, fmt.Errorf("claim runs one by one: %w", err)
-	}
-	var cand []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("claim runs one by one: %w", err)
-		}
-		cand = append(cand, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim runs one by one: %w", err)
 	}
 	out = nil

@@ -143,22 +143,13 @@ func (s *DB) recoverStreaks(ctx context.Context, tx querier, cs []*Completion) e
 	// Only this batch's schedules: the table keeps a row for every
 	// schedule that ever failed.
 	cond, args := s.idList("schedule_id", ids, 1)
-	rows, err := s.query(ctx, tx, `SELECT schedule_id FROM schedule_failure_streaks WHERE failures > 0 AND `+cond, args...)
+	ids, err := collectIDs(s.query(ctx, tx, `SELECT schedule_id FROM schedule_failure_streaks WHERE failures > 0 AND `+cond, args...))
 	if err != nil {
 		return fmt.Errorf("failing schedules: %w", err)
 	}
 	failing := map[int64]bool{}
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("failing schedules: %w", err)
-		}
+	for _, id := range ids {
 		failing[id] = true
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("failing schedules: %w", err)
 	}
 	for _, c := range ok {
 		if !failing[c.ScheduleID] {
