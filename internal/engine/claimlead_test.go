@@ -64,3 +64,46 @@ func TestFiresClaimedAheadStartAtTheirInstant(t *testing.T) {
 		}
 	})
 }
+
+// A fire claimed ahead that is still waiting for its instant when the
+// shutdown grace ends is put back as pending, unowned and never started,
+// for another instance or the next start.
+func TestShutdownBeforeTheInstantPutsTheClaimedFireBack(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sc := addSchedule(t, db, "later", "*/5 * * * * *", `{}`)
+		var mu sync.Mutex
+		handled := map[int64]bool{}
+		o := testOptions()
+		o.ShutdownGrace = 50 * time.Millisecond
+		o.claimLead = 3 * time.Second
+		e := New(db, map[string]Handler{"script": funcHandler(func(ctx context.Context, job *Job) (*Outcome, error) {
+			mu.Lock()
+			handled[job.Run.ID] = true
+			mu.Unlock()
+			return nil, nil
+		})}, o)
+		stop := startEngine(t, e)
+		var waiting store.Run
+		waitFor(t, 15*time.Second, "a fire claimed ahead, waiting for its instant", func() bool {
+			for _, r := range runsOf(t, db, sc.ID) {
+				if r.Status == store.StatusRunning && r.StartedAt != nil && time.Until(*r.StartedAt) > time.Second {
+					waiting = r
+					return true
+				}
+			}
+			return false
+		})
+		stop()
+		r, err := db.GetRun(context.Background(), waiting.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		ran := handled[waiting.ID]
+		mu.Unlock()
+		if ran || r.Status != store.StatusPending || r.StartedAt != nil || r.LeaseOwner != "" {
+			t.Fatalf("fire for %s after a shutdown before its instant: handled %v, %s started_at %v owner %q; want pending, unstarted, unowned",
+				r.ScheduledFor, ran, r.Status, r.StartedAt, r.LeaseOwner)
+		}
+	})
+}

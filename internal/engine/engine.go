@@ -146,6 +146,9 @@ type Options struct {
 	// An error leaves the run for the next recovery sweep, so that it
 	// never runs twice at once.
 	Fence func(ctx context.Context, r store.Run) error
+
+	// claimLead is claimLead unless a test sets it.
+	claimLead time.Duration
 }
 
 // Observer receives engine events for metrics.
@@ -233,6 +236,9 @@ func New(st store.Store, handlers map[string]Handler, o Options) *Engine {
 	}
 	if o.MaxQueued <= 0 {
 		o.MaxQueued = 100_000
+	}
+	if o.claimLead <= 0 {
+		o.claimLead = claimLead
 	}
 	if o.Now == nil {
 		o.Now = time.Now

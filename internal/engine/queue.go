@@ -164,7 +164,7 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 			continue
 		}
 		now := e.o.Now()
-		ahead := now.Add(claimLead)
+		ahead := now.Add(e.o.claimLead)
 		// More runs are due than workers are free, and busy workers are
 		// about to be free: wait a moment for them, since claiming many
 		// runs at once costs little more than claiming a few.
@@ -222,7 +222,7 @@ func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup
 		case held:
 			wait = waitForFinishing // woken earlier by a written outcome
 		case !next.IsZero():
-			wait = next.Sub(e.o.Now()) - claimLead
+			wait = next.Sub(e.o.Now()) - e.o.claimLead
 		}
 		if !sleep(ctx, wait, e.queue.wake) {
 			return
@@ -245,7 +245,7 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 	// fire wait for the outcome instead of being skipped.
 	done := e.out.takeFor(scheds)
 	cctx, cancel := detached(ctx)
-	runs, waiting, err := e.st.ClaimRunIDs(cctx, store.ClaimByID{Owner: e.o.NodeID, Now: now, Until: now.Add(claimLead), IDs: ids, Lease: e.o.Lease,
+	runs, waiting, err := e.st.ClaimRunIDs(cctx, store.ClaimByID{Owner: e.o.NodeID, Now: now, Until: now.Add(e.o.claimLead), IDs: ids, Lease: e.o.Lease,
 		Finishing: e.out.finishingIDs(scheds), Done: done})
 	cancel()
 	if err != nil {
