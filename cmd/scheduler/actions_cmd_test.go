@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -205,6 +206,47 @@ func TestCLIActionErrorsExitCodes(t *testing.T) {
 			if code != 1 || !strings.Contains(out, "schedule 999") || !strings.Contains(out, "not found") {
 				t.Errorf("schedules %s: exit %d\n%s", strings.Join(args, " "), code, out)
 			}
+		}
+	})
+}
+
+// schedules update changes the fields given and keeps the others (secrets
+// in task_params too); an invalid change exits 2 naming the field and
+// saves nothing; no flag, or an unknown schedule, is refused.
+func TestCLISchedulesUpdate(t *testing.T) {
+	eachCLIDB(t, func(t *testing.T, c *cliDB) {
+		ctx := context.Background()
+		c.must(t, "schedules", "add", "--user", "1", "--name", "upd", "--type", "script", "--cron", "@daily",
+			"--params", `{"script_path": "scripts/ok.sh", "env": {"API_TOKEN": "s3cret"}}`)
+		list, err := c.db.ListSchedules(ctx, store.ScheduleFilter{Name: "upd"})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("schedule upd: %v, %v", list, err)
+		}
+		before, id := list[0], list[0].ID
+		out := c.must(t, "schedules", "update", "upd", "--cron", "*/30 * * * *", "--timezone", "Europe/Zurich", "--json")
+		if strings.Contains(out, "s3cret") {
+			t.Fatalf("update printed a secret:\n%s", out)
+		}
+		got, err := c.db.GetSchedule(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Cron != "*/30 * * * *" || got.Timezone != "Europe/Zurich" || got.Name != "upd" || got.JobType != "script" ||
+			got.UserID != 1 || string(got.TaskParams) != string(before.TaskParams) || !got.Enabled {
+			t.Fatalf("after update: %+v (task_params %s); want the new cron and zone, the rest kept (%s)", got, got.TaskParams, before.TaskParams)
+		}
+		out, code := c.run(t, "schedules", "update", strconv.FormatInt(id, 10), "--cron", "0 0 30 2 *")
+		if code != 2 || !strings.Contains(out, `cron "0 0 30 2 *" never fires`) {
+			t.Fatalf("update to a never-firing cron: exit %d\n%s", code, out)
+		}
+		if s, _ := c.db.GetSchedule(ctx, id); s.Cron != "*/30 * * * *" {
+			t.Fatalf("a refused update changed the cron to %q", s.Cron)
+		}
+		if out, code := c.run(t, "schedules", "update", "upd"); code != 2 || !strings.Contains(out, "nothing to change") {
+			t.Fatalf("update without a flag: exit %d\n%s", code, out)
+		}
+		if out, code := c.run(t, "schedules", "update", "999", "--cron", "@hourly"); code != 1 || !strings.Contains(out, "999") {
+			t.Fatalf("update of an unknown schedule: exit %d\n%s", code, out)
 		}
 	})
 }

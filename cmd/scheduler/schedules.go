@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	sched := &cobra.Command{Use: "schedules", Short: "List, show, add, enable, disable, delete and run schedules"}
+	sched := &cobra.Command{Use: "schedules", Short: "List, show, add, update, enable, disable, delete and run schedules"}
 
 	var jobType, enabled string
 	var asJSON bool
@@ -147,6 +147,77 @@ func init() {
 	f.BoolVar(&disabled, "disabled", false, "create it disabled")
 	f.BoolVar(&addJSON, "json", false, "print the created schedule as JSON (task_params redacted)")
 
+	var upd store.Schedule
+	var updParams string
+	var updJSON bool
+	updCmd := &cobra.Command{
+		Use:   "update ID|NAME",
+		Short: "Change some fields of a schedule (validated before it is saved)",
+		Long: `Changes the fields given by flags and keeps the others; the result is
+validated like "add", and nothing is saved when it is invalid. A changed cron
+expression or time zone takes effect at the next instant (fires claimed
+ahead are dropped). Enable and disable have their own commands.`,
+		Example: `  scheduler schedules update hello --cron "*/30 * * * *"
+  scheduler schedules update btc-rsi --params @alert.json --timezone Europe/Zurich`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := cmd.Flags().Changed
+			if !changed("name") && !changed("type") && !changed("target") && !changed("cron") &&
+				!changed("timezone") && !changed("params") && !changed("user") {
+				return &exitError{2, errors.New("nothing to change: give at least one of --name, --type, --target, --cron, --timezone, --params, --user")}
+			}
+			var raw json.RawMessage
+			if changed("params") {
+				var err error
+				if raw, err = readParams(updParams); err != nil {
+					return err
+				}
+			}
+			a, id, err := loadAppFor(cmd, args[0])
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			cur, err := a.db.GetSchedule(cmd.Context(), id)
+			if err != nil {
+				return actionError(err)
+			}
+			sp := action.Spec{UserID: &cur.UserID, Name: cur.Name, JobType: cur.JobType, Target: cur.Target,
+				TaskParams: cur.TaskParams, Cron: cur.Cron, Timezone: cur.Timezone}
+			for flag, set := range map[string]func(){
+				"user":     func() { sp.UserID = &upd.UserID },
+				"name":     func() { sp.Name = upd.Name },
+				"type":     func() { sp.JobType = upd.JobType },
+				"target":   func() { sp.Target = upd.Target },
+				"cron":     func() { sp.Cron = upd.Cron },
+				"timezone": func() { sp.Timezone = upd.Timezone },
+				"params":   func() { sp.TaskParams = raw },
+			} {
+				if changed(flag) {
+					set()
+				}
+			}
+			s, err := a.actions(nil).Update(cmd.Context(), id, sp)
+			if err != nil {
+				return actionError(err)
+			}
+			if updJSON {
+				return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "updated schedule %d (%s)\n", s.ID, s.Name)
+			return nil
+		},
+	}
+	uf := updCmd.Flags()
+	uf.Int64Var(&upd.UserID, "user", 0, "user id")
+	uf.StringVar(&upd.Name, "name", "", "unique name per user")
+	uf.StringVar(&upd.JobType, "type", "", "job type: "+strings.Join(store.JobTypes, ", "))
+	uf.StringVar(&upd.Target, "target", "", "free-text target")
+	uf.StringVar(&upd.Cron, "cron", "", "5- or 6-field cron expression or @hourly, @every 90s, ...")
+	uf.StringVar(&upd.Timezone, "timezone", "", `IANA time zone of the cron expression ("" for SCHEDULER_TIMEZONE)`)
+	uf.StringVar(&updParams, "params", "", "task_params JSON, or @file.json (replaces the whole object)")
+	uf.BoolVar(&updJSON, "json", false, "print the updated schedule as JSON (task_params redacted)")
+
 	setEnabled := func(use string, on bool) *cobra.Command {
 		var asJSON bool
 		c := &cobra.Command{
@@ -234,7 +305,7 @@ queued run as JSON too).`,
 	run.Flags().BoolVar(&local, "local", false, "execute the run in this process")
 	run.Flags().BoolVar(&runJSON, "json", false, "print the run as JSON also when it is only queued")
 
-	sched.AddCommand(list, show, addCmd, setEnabled("enable", true), setEnabled("disable", false), del, run)
+	sched.AddCommand(list, show, addCmd, updCmd, setEnabled("enable", true), setEnabled("disable", false), del, run)
 
 	var rf store.RunFilter
 	var runsJSON bool
