@@ -145,9 +145,12 @@ const waitForFinishing = 20 * time.Millisecond
 // shortly; it is skipped only if that run is still going at its instant.
 const claimLead = 500 * time.Millisecond
 
-// dispatchLoop starts queued runs at their time. Runs another instance took
-// meanwhile are simply not returned by the claim; those that must wait for
-// a running predecessor are handed to the general work loop.
+// dispatchLoop claims queued runs up to claimLead before their time and
+// starts them at it. Runs another instance took meanwhile are simply not
+// returned by the claim; fires whose predecessor is finishing here, or still
+// running before their instant, wait and are claimed again shortly; other
+// runs that must wait for a running predecessor are handed to the general
+// work loop.
 func (e *Engine) dispatchLoop(ctx, jobsCtx context.Context, jobs *sync.WaitGroup) {
 	sem := make(chan struct{}, dispatchClaimers)
 	var claiming atomic.Int64 // runs being claimed: they take workers too
@@ -266,8 +269,8 @@ func (e *Engine) claimQueued(ctx, jobsCtx context.Context, jobs *sync.WaitGroup,
 	e.afterWritten(done, false)
 	e.startAtInstants(jobsCtx, jobs, runs)
 	if len(waiting) > 0 {
-		// Their predecessors finished here; the outcomes are written now
-		// and the fires claimed again shortly after.
+		// Their predecessors finished here (the outcomes are written now)
+		// or still run before the fires' instants: claimed again shortly.
 		e.flushNow.Store(true)
 		at := e.o.Now().Add(waitForFinishing)
 		back := make([]store.Queued, len(waiting))
