@@ -116,7 +116,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			if err != nil {
 				t.Fatalf("dry run: %v", err)
 			}
-			if !rep.DryRun || !rep.Adopted || rep.RunsRetired != 3 || !slices.Equal(rep.Versions, []int{1, 2, 3, 4, 5, 6, 7}) {
+			if !rep.DryRun || !rep.Adopted || rep.RunsRetired != 3 || !slices.Equal(rep.Versions, []int{1, 2, 3, 4, 5, 6, 7, 8}) {
 				t.Fatalf("dry-run report = %+v", rep)
 			}
 			for _, want := range []string{"job_schedule_runs.lease_owner text", "job_schedules.last_error text"} {
@@ -185,9 +185,24 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 			if err != nil || len(queued) != 2 {
 				t.Fatalf("ClaimDue = %v, %v", queued, err)
 			}
+			// The run the old service left pending goes first (a cron fire
+			// yields to an unowned run of its schedule due before it).
+			if got, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{queued[0].ID, queued[1].ID},
+				Lease: time.Minute}); err != nil || len(got) != 1 || got[0].JobID == jobIDText(alert) {
+				t.Fatalf("ClaimRunIDs with the alert's old run waiting = %+v, %v; want only the other schedule's fire", got, err)
+			} else if err := db.CompleteRuns(ctx, []store.Completion{{RunID: got[0].ID, Owner: "n1", Status: store.StatusCompleted, At: at}}); err != nil {
+				t.Fatal(err)
+			}
+			left, err := db.ClaimRuns(ctx, "n1", at, 10, time.Minute, nil)
+			if err != nil || len(left) != 1 || left[0].ID != young {
+				t.Fatalf("general claim = %+v, %v; want the old pending run %d", left, err, young)
+			}
+			if err := db.CompleteRuns(ctx, []store.Completion{{RunID: young, Owner: "n1", Status: store.StatusCompleted, At: at}}); err != nil {
+				t.Fatal(err)
+			}
 			got, _, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{queued[0].ID, queued[1].ID}, Lease: time.Minute})
-			if err != nil || len(got) != 2 {
-				t.Fatalf("ClaimRunIDs = %+v, %v", got, err)
+			if err != nil || len(got) != 1 || got[0].JobID != jobIDText(alert) {
+				t.Fatalf("ClaimRunIDs = %+v, %v; want the alert's fire", got, err)
 			}
 			state := json.RawMessage(`{"status": "ARMED"}`)
 			var cs []store.Completion
@@ -214,7 +229,7 @@ func TestAdoptFrameworkSchema(t *testing.T) {
 				shown = append(shown, r.Status)
 			}
 			slices.Sort(shown)
-			if want := []string{"cancelled", "completed", "completed", "missed", "pending"}; !slices.Equal(shown, want) {
+			if want := []string{"cancelled", "completed", "completed", "completed", "missed"}; !slices.Equal(shown, want) {
 				t.Errorf("runs of the alert show %v, want %v", shown, want)
 			}
 			missed, err := db.ListRuns(ctx, store.RunFilter{ScheduleID: alert, Status: store.StatusMissed})

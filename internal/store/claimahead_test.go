@@ -735,3 +735,61 @@ func TestClaimRunIDsAheadOfTheInstant(t *testing.T) {
 		}
 	})
 }
+
+// A cron fire yields to an unowned run of its schedule (a retry, a manual
+// run) that is due before it: claimed by id, ahead of its instant or at
+// it, it is not started while that run waits, and the general claim starts
+// the waiting run instead. Without this, fires claimed half a second ahead
+// could keep a schedule's running slot taken so that the waiting run never
+// starts.
+func TestCronFireYieldsToAWaitingRun(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		const lease = 10 * time.Second
+		a := newAheadSchedule(t, db, "a")
+		manual, err := db.InsertRun(ctx, a, t0.Add(time.Second), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := t0.Add(2 * time.Second)
+		queued := claimAhead(t, db, "n1", t0.Add(10*time.Second), lease, map[int64]store.Fire{
+			a.ID: {Next: ptr(t0.Add(time.Hour)), Runs: []store.NewRun{pendingRun(store.KindCron, at)}},
+		})
+		if len(queued) != 1 {
+			t.Fatalf("queued = %+v", queued)
+		}
+		fire := queued[0].ID
+
+		now := at.Add(-300 * time.Millisecond)
+		got, waiting, err := db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: now, Until: now.Add(500 * time.Millisecond),
+			IDs: []int64{fire}, Lease: lease})
+		if err != nil || len(got) != 0 || !slices.Equal(waiting, []int64{fire}) {
+			t.Fatalf("claim of the fire ahead = %s, waiting %v, %v; want nothing claimed, the fire waiting", show(got), waiting, err)
+		}
+		got, err = db.ClaimRuns(ctx, "n2", now, 10, lease, nil)
+		if err != nil || len(got) != 1 || got[0].ID != manual.ID {
+			t.Fatalf("general claim = %s, %v; want the waiting manual run %d", show(got), err, manual.ID)
+		}
+		// At its instant the manual run still runs: the fire is skipped.
+		got, _, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: at, IDs: []int64{fire}, Lease: lease})
+		if err != nil || len(got) != 0 {
+			t.Fatalf("claim at the instant = %s, %v; want nothing", show(got), err)
+		}
+		if r := mustRun(t, db, fire); r.Status != store.StatusSkipped {
+			t.Fatalf("fire behind the running manual run = %s, want skipped", show(r))
+		}
+
+		// A fire due before the waiting run does not yield to it.
+		b := newAheadSchedule(t, db, "b")
+		queued = claimAhead(t, db, "n1", t0.Add(10*time.Second), lease, map[int64]store.Fire{
+			b.ID: {Next: ptr(t0.Add(time.Hour)), Runs: []store.NewRun{pendingRun(store.KindCron, t0.Add(3*time.Second))}},
+		})
+		if _, err := db.InsertRun(ctx, b, t0.Add(4*time.Second), 1); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err = db.ClaimRunIDs(ctx, store.ClaimByID{Owner: "n1", Now: t0.Add(5 * time.Second), IDs: []int64{queued[0].ID}, Lease: lease})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("claim of an older fire = %s, %v; want it claimed", show(got), err)
+		}
+	})
+}

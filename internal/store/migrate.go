@@ -22,7 +22,7 @@ type migration struct {
 }
 
 var migrations = []migration{{1, "001_core.sql"}, {2, "002_owned_pending.sql"}, {3, "003_reader_contract.sql"}, {4, "004_nodes.sql"}, {5, "005_bars.sql"},
-	{6, "006_dashboard.sql"}, {7, "007_failure_streaks.sql"}}
+	{6, "006_dashboard.sql"}, {7, "007_failure_streaks.sql"}, {8, "008_waiting_runs.sql"}}
 
 // StaleRunAge is how old a pending or running run left by the previous
 // scheduler must be for adoption to retire it (mark it cancelled).

@@ -183,8 +183,12 @@ func (s *DB) claimRuns(ctx context.Context, owner string, now, until time.Time, 
 
 // startRuns sets the pending runs due by $1 and selected by only (up to $2) running
 // with owner's lease: at most one exclusive run per schedule, none while
-// another exclusive run of its schedule is running, and no first-attempt
-// cron fire of a disabled schedule. On PostgreSQL the statement runs under
+// another exclusive run of its schedule is running, no first-attempt cron
+// fire of a disabled schedule, and no first-attempt cron fire while an
+// unowned exclusive run of its schedule (a retry, a manual run) is due
+// before it: the fire yields, so that the waiting run is not starved by
+// fires that keep the schedule's running slot taken (the general claim
+// starts it). On PostgreSQL the statement runs under
 // a savepoint: when a concurrent claim of another instance conflicts with
 // it (both starting a run of one schedule: a unique violation of the
 // one-running-run index, or a deadlock), the runs are claimed one by one
@@ -200,13 +204,22 @@ func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.T
 		lease_expires_at = $` + strconv.Itoa(o+1) + `,
 		started_at = CASE WHEN run_after > $` + strconv.Itoa(o+2) + ` THEN run_after ELSE $` + strconv.Itoa(o+2) + ` END`
 	}
-	guard := `
+	// guard is the condition with now at argument position nowArg.
+	guard := func(nowArg int) string {
+		now := "$" + strconv.Itoa(nowArg)
+		return `
 		AND NOT (exclusive AND EXISTS (SELECT 1 FROM job_schedule_runs r2
 			WHERE r2.job_type = job_schedule_runs.job_type AND r2.job_id = job_schedule_runs.job_id
 			AND r2.status = 'running' AND r2.exclusive))
 		AND (attempt > 1 OR kind NOT IN ('cron', 'coalesced') OR EXISTS (SELECT 1 FROM job_schedules s
 			WHERE s.id = ` + s.scheduleIDOf("job_schedule_runs.job_id") + ` AND s.enabled))
+		AND NOT (exclusive AND attempt = 1 AND kind IN ('cron', 'coalesced') AND EXISTS (SELECT 1 FROM job_schedule_runs w
+			WHERE w.job_type = job_schedule_runs.job_type AND w.job_id = job_schedule_runs.job_id
+			AND w.status = 'pending' AND w.lease_owner IS NULL AND w.exclusive AND w.id <> job_schedule_runs.id
+			AND COALESCE(w.run_after, w.scheduled_for) <= ` + now + `
+			AND COALESCE(w.run_after, w.scheduled_for) < COALESCE(job_schedule_runs.run_after, job_schedule_runs.scheduled_for)))
 		RETURNING ` + runCols
+	}
 	full := append(append([]any{}, args...), owner, s.ts(now.Add(lease)), s.ts(now))
 	batch := `WITH cand AS (
 			SELECT id, job_id, exclusive, run_after FROM job_schedule_runs
@@ -216,7 +229,7 @@ func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.T
 			SELECT id, exclusive, row_number() OVER (PARTITION BY job_id ORDER BY run_after NULLS FIRST, id) AS rn FROM cand
 		)
 		` + set(n+1) + `
-		WHERE id IN (SELECT id FROM ranked WHERE rn = 1 OR NOT exclusive)` + guard
+		WHERE id IN (SELECT id FROM ranked WHERE rn = 1 OR NOT exclusive)` + guard(n+3)
 	if s.d.name != "postgres" {
 		return collectRuns(s.query(ctx, tx, batch, full...))
 	}
@@ -241,7 +254,7 @@ func (s *DB) startRuns(ctx context.Context, tx *sql.Tx, owner string, now time.T
 		return nil, fmt.Errorf("claim runs one by one: %w", err)
 	}
 	out = nil
-	one := set(2) + ` WHERE id = $1 AND status = 'pending'` + guard
+	one := set(2) + ` WHERE id = $1 AND status = 'pending'` + guard(4)
 	for _, id := range cand {
 		if _, err := s.exec(ctx, tx, `SAVEPOINT claim_one`); err != nil {
 			return nil, fmt.Errorf("claim run %d: %w", id, err)
