@@ -107,3 +107,32 @@ func TestShutdownBeforeTheInstantPutsTheClaimedFireBack(t *testing.T) {
 		}
 	})
 }
+
+// A manual run of a schedule whose runs keep its running slot taken (each
+// run lasts most of the second between fires, and the next fire is claimed
+// half a second before its instant) still starts: the next fire yields to
+// it.
+func TestManualRunIsNotStarvedByBusyFires(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		sc := addSchedule(t, db, "busy", "* * * * * *", `{}`)
+		e := New(db, map[string]Handler{"script": funcHandler(func(ctx context.Context, job *Job) (*Outcome, error) {
+			if job.Run.Kind == store.KindCron {
+				select { // most of the second until the next fire
+				case <-time.After(700 * time.Millisecond):
+				case <-ctx.Done():
+				}
+			}
+			return nil, nil
+		})}, testOptions())
+		startEngine(t, e)
+		waitFor(t, 10*time.Second, "two completed fires", func() bool { return countStatus(runsOf(t, db, sc.ID), "completed") >= 2 })
+		manual, err := db.InsertRun(context.Background(), sc, time.Now(), 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the manual run to complete", func() bool {
+			r, err := db.GetRun(context.Background(), manual.ID)
+			return err == nil && r.Status == store.StatusCompleted
+		})
+	})
+}
