@@ -213,7 +213,7 @@ func (h *scriptHandler) killLeftover(ctx context.Context, job *engine.Job) error
 	if h.env.ScriptProcesses == nil || job.Run.Attempt <= 1 {
 		return nil
 	}
-	return killLeftoverOf(ctx, h.env.ScriptProcesses, job.Run.ID, h.env.log(job))
+	return killLeftoverOf(ctx, h.env.ScriptProcesses, job.Run.ID, job.Run.Attempt-1, h.env.log(job))
 }
 
 // KillLeftovers returns the engine's fence (engine.Options.Fence): before a
@@ -222,19 +222,27 @@ func (h *scriptHandler) killLeftover(ctx context.Context, job *engine.Job) error
 // runs beside it. A run that recorded no process passes at once.
 func KillLeftovers(ps ScriptProcesses, log *slog.Logger) func(ctx context.Context, r store.Run) error {
 	return func(ctx context.Context, r store.Run) error {
-		return killLeftoverOf(ctx, ps, r.ID, log.With("run_id", r.ID, "schedule_id", r.JobID))
+		return killLeftoverOf(ctx, ps, r.ID, r.Attempt, log.With("run_id", r.ID, "schedule_id", r.JobID))
 	}
 }
 
-// killLeftoverOf kills what run runID's recorded process group left
-// running. Processes recorded on another machine cannot be reached and are
-// logged; the parent-death signal killed their main process there.
-func killLeftoverOf(ctx context.Context, ps ScriptProcesses, runID int64, log *slog.Logger) error {
+// killLeftoverOf kills what run runID's recorded process group, of an
+// attempt up to upTo, left running. A group recorded by a later attempt is
+// left alone: that attempt runs (another instance recovered the run first,
+// and killed the earlier leftovers before it started). Processes recorded
+// on another machine cannot be reached and are logged; the parent-death
+// signal killed their main process there.
+func killLeftoverOf(ctx context.Context, ps ScriptProcesses, runID int64, upTo int, log *slog.Logger) error {
 	prev, err := ps.ScriptProcess(ctx, runID)
 	if err != nil {
 		return fmt.Errorf("look up the processes of run %d's earlier attempt: %w", runID, err)
 	}
 	if prev == nil {
+		return nil
+	}
+	if prev.Attempt > upTo {
+		log.Info("the recorded processes belong to a later attempt of the run; left alone",
+			"recorded_attempt", prev.Attempt, "attempt", upTo, "pgid", prev.PGID)
 		return nil
 	}
 	if !prev.Local() {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/atf/scheduler/internal/jobs/script"
+	"github.com/atf/scheduler/internal/store"
 	"github.com/atf/scheduler/internal/store/storetest"
 )
 
@@ -87,7 +88,53 @@ func TestScriptRunIdentityAndLeftovers(t *testing.T) {
 	if got := result(t, r)["stdout_preview"]; got != strings.Replace(want, "SCHEDULER_ATTEMPT=1", "SCHEDULER_ATTEMPT=2", 1) {
 		t.Fatalf("second attempt's environment:\n%v", got)
 	}
-	if second := procs.byID[r.ID]; second.PID == leftover.PID || second.PID <= 0 {
-		t.Fatalf("second attempt recorded %+v", second)
+	if second := procs.byID[r.ID]; second.PID == leftover.PID || second.PID <= 0 || second.Attempt != 2 || first.Attempt != 1 {
+		t.Fatalf("attempts recorded %+v then %+v; want attempt 1 then 2", first, second)
+	}
+}
+
+// Two instances recover the same run of a dead one at about the same time:
+// the first retries it at once (attempt 2 runs and records its process
+// group); the fence of the second, recovering attempt 1, must not kill
+// attempt 2 — it found it in the record, under the same run id. It still
+// kills a group recorded by the attempt it recovers.
+func TestFenceSparesALaterAttempt(t *testing.T) {
+	procs := &memProcesses{byID: map[int64]script.Process{}}
+	fence := KillLeftovers(procs, quiet)
+	start := func(runID int64) *exec.Cmd {
+		cmd := exec.Command("sleep", "1000")
+		cmd.Env = []string{fmt.Sprintf("SCHEDULER_RUN_ID=%d", runID)}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		must(t, cmd.Start())
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	host, _ := os.Hostname()
+	boot, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	record := func(runID int64, cmd *exec.Cmd, attempt int) {
+		must(t, procs.RecordScriptProcess(context.Background(), runID, script.Process{PID: cmd.Process.Pid, PGID: cmd.Process.Pid,
+			Host: host, BootID: strings.TrimSpace(string(boot)), StartedAt: time.Now(), Attempt: attempt}))
+	}
+
+	second := start(41)
+	record(41, second, 2)
+	if err := fence(context.Background(), store.Run{ID: 41, JobID: "7", Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(second.Process.Pid, 0); err != nil {
+		t.Fatalf("the fence recovering attempt 1 killed attempt 2's process: %v", err)
+	}
+
+	first := start(42)
+	record(42, first, 1)
+	done := make(chan error, 1)
+	go func() { done <- first.Wait() }()
+	if err := fence(context.Background(), store.Run{ID: 42, JobID: "7", Attempt: 1}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fence did not kill the recovered attempt's leftover")
 	}
 }

@@ -86,6 +86,11 @@ type Process struct {
 	BootID string `json:"boot_id,omitempty"`
 	// StartedAt is when the script was started.
 	StartedAt time.Time `json:"started_at"`
+	// Attempt is the run's attempt that started it (RunInfo.Attempt; 0
+	// when unknown, as in records of earlier versions). An instance that
+	// recovers attempt N leaves a later attempt's processes alone: another
+	// instance recovered the run first and started it again.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Errors of [KillLeftover].
@@ -137,8 +142,8 @@ func (p Process) Local() bool {
 	return p.Host == host && p.BootID == boot
 }
 
-// newProcess describes a script just started as pid.
-func newProcess(pid int, at time.Time) Process {
+// newProcess describes a script of attempt just started as pid.
+func newProcess(pid int, at time.Time, attempt int) Process {
 	host, boot := thisMachine()
-	return Process{PID: pid, PGID: pid, Host: host, BootID: boot, StartedAt: at}
+	return Process{PID: pid, PGID: pid, Host: host, BootID: boot, StartedAt: at, Attempt: attempt}
 }

@@ -171,7 +171,7 @@ func TestKillLeftoverSparesUnmarkedGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	p := newProcess(cmd.Process.Pid, time.Now())
+	p := newProcess(cmd.Process.Pid, time.Now(), 1)
 	lo, err := KillLeftover(context.Background(), p, 99)
 	if !errors.Is(err, ErrNotOurs) || lo.Killed {
 		t.Fatalf("KillLeftover = %+v, %v; want ErrNotOurs", lo, err)

@@ -220,7 +220,7 @@ func run(ctx context.Context, cfg Config, sp spec, info RunInfo) (Result, string
 	readers.Go(func() { copyQuiet(io.MultiWriter(stdout, scanner), outR) })
 	readers.Go(func() { copyQuiet(stderrTail, errR) })
 	if info.OnStart != nil {
-		info.OnStart(newProcess(cmd.Process.Pid, start))
+		info.OnStart(newProcess(cmd.Process.Pid, start, info.Attempt))
 	}
 
 	// Wait for the main process, kill what it left in its group, reap it.
