@@ -16,6 +16,7 @@ import (
 	"github.com/atf/scheduler/internal/action"
 	"github.com/atf/scheduler/internal/store"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 func init() {
@@ -129,21 +130,11 @@ func init() {
 			if err != nil {
 				return actionError(err)
 			}
-			if addJSON {
-				return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "created schedule %d (%s)\n", s.ID, s.Name)
-			return nil
+			return printSchedule(cmd, addJSON, s, "created schedule %d (%s)\n", s.ID, s.Name)
 		},
 	}
 	f := addCmd.Flags()
-	f.Int64Var(&add.UserID, "user", 0, "user id (required)")
-	f.StringVar(&add.Name, "name", "", "unique name per user (required)")
-	f.StringVar(&add.JobType, "type", "", "job type: "+strings.Join(store.JobTypes, ", "))
-	f.StringVar(&add.Target, "target", "", "free-text target (default: the name)")
-	f.StringVar(&add.Cron, "cron", "", "5- or 6-field cron expression or @hourly, @every 90s, ...")
-	f.StringVar(&add.Timezone, "timezone", "", "IANA time zone of the cron expression (default SCHEDULER_TIMEZONE)")
-	f.StringVar(&params, "params", "{}", "task_params JSON, or @file.json")
+	scheduleFlags(f, &add, &params, true)
 	f.BoolVar(&disabled, "disabled", false, "create it disabled")
 	f.BoolVar(&addJSON, "json", false, "print the created schedule as JSON (task_params redacted)")
 
@@ -201,21 +192,11 @@ ahead are dropped). Enable and disable have their own commands.`,
 			if err != nil {
 				return actionError(err)
 			}
-			if updJSON {
-				return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "updated schedule %d (%s)\n", s.ID, s.Name)
-			return nil
+			return printSchedule(cmd, updJSON, s, "updated schedule %d (%s)\n", s.ID, s.Name)
 		},
 	}
 	uf := updCmd.Flags()
-	uf.Int64Var(&upd.UserID, "user", 0, "user id")
-	uf.StringVar(&upd.Name, "name", "", "unique name per user")
-	uf.StringVar(&upd.JobType, "type", "", "job type: "+strings.Join(store.JobTypes, ", "))
-	uf.StringVar(&upd.Target, "target", "", "free-text target")
-	uf.StringVar(&upd.Cron, "cron", "", "5- or 6-field cron expression or @hourly, @every 90s, ...")
-	uf.StringVar(&upd.Timezone, "timezone", "", `IANA time zone of the cron expression ("" for SCHEDULER_TIMEZONE)`)
-	uf.StringVar(&updParams, "params", "", "task_params JSON, or @file.json (replaces the whole object)")
+	scheduleFlags(uf, &upd, &updParams, false)
 	uf.BoolVar(&updJSON, "json", false, "print the updated schedule as JSON (task_params redacted)")
 
 	setEnabled := func(use string, on bool) *cobra.Command {
@@ -238,11 +219,7 @@ ahead are dropped). Enable and disable have their own commands.`,
 				if err != nil {
 					return actionError(err)
 				}
-				if asJSON {
-					return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "schedule %d %sd\n", id, use)
-				return nil
+				return printSchedule(cmd, asJSON, s, "schedule %d %sd\n", id, use)
 			},
 		}
 		c.Flags().BoolVar(&asJSON, "json", false, "print the schedule as JSON (task_params redacted)")
@@ -386,6 +363,31 @@ queued run as JSON too).`,
 
 // maxListLimit is the largest --limit of `schedules list`.
 const maxListLimit = 100000
+
+// scheduleFlags defines the flags of a schedule's fields for add (adding)
+// or update: into s, task_params into params.
+func scheduleFlags(f *pflag.FlagSet, s *store.Schedule, params *string, adding bool) {
+	required, targetDefault, zoneDefault, paramsDefault, paramsNote := " (required)", " (default: the name)", " (default SCHEDULER_TIMEZONE)", "{}", ""
+	if !adding {
+		required, targetDefault, zoneDefault, paramsDefault, paramsNote = "", "", ` ("" for SCHEDULER_TIMEZONE)`, "", " (replaces the whole object)"
+	}
+	f.Int64Var(&s.UserID, "user", 0, "user id"+required)
+	f.StringVar(&s.Name, "name", "", "unique name per user"+required)
+	f.StringVar(&s.JobType, "type", "", "job type: "+strings.Join(store.JobTypes, ", "))
+	f.StringVar(&s.Target, "target", "", "free-text target"+targetDefault)
+	f.StringVar(&s.Cron, "cron", "", "5- or 6-field cron expression or @hourly, @every 90s, ...")
+	f.StringVar(&s.Timezone, "timezone", "", "IANA time zone of the cron expression"+zoneDefault)
+	f.StringVar(params, "params", paramsDefault, "task_params JSON, or @file.json"+paramsNote)
+}
+
+// printSchedule prints s as redacted JSON, or the line format says.
+func printSchedule(cmd *cobra.Command, asJSON bool, s *store.Schedule, format string, args ...any) error {
+	if asJSON {
+		return writeJSON(cmd.OutOrStdout(), action.Redacted(*s))
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), format, args...)
+	return nil
+}
 
 // loadAppFor loads the app (an existing database: loadExistingApp) and
 // resolves a schedule argument, an id or a name: the start of every
