@@ -40,16 +40,7 @@ func TestBinaryEnforcesBarRetention(t *testing.T) {
 		t.Fatalf("start with BAR_RETENTION=forever: %v\n%s", err, out)
 	}
 
-	cmd := exec.Command(binary, "start")
-	cmd.Dir, cmd.Env = dir, append(testEnv(dir), "BAR_RETENTION=3d")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, logs, exited := startBinary(t, dir, append(testEnv(dir), "BAR_RETENTION=3d"), "start")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		st, err := bars.Stats(ctx)

@@ -76,16 +76,7 @@ func TestBinaryRunsEverySecondScheduleAndStopsOnSIGTERM(t *testing.T) {
 	httpAddr := ln.Addr().String()
 	ln.Close()
 	env := append(testEnv(dir), "HTTP_ADDR="+httpAddr)
-	cmd := exec.Command(binary, "start")
-	cmd.Dir, cmd.Env = dir, env
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, logs, exited := startBinary(t, dir, env, "start")
 
 	db := storetest.Open(t, "sqlite", filepath.Join(dir, "s.db"))
 	ctx := context.Background()
@@ -198,6 +189,24 @@ func TestValidateReportsBadSchedule(t *testing.T) {
 	}
 }
 
+// startBinary starts the scheduler binary in dir with env and args, its
+// stdout and stderr in logs; it is killed when the test ends, and exited
+// receives what its Wait returned.
+func startBinary(t *testing.T, dir string, env []string, args ...string) (cmd *exec.Cmd, logs *syncBuffer, exited <-chan error) {
+	t.Helper()
+	cmd = exec.Command(binary, args...)
+	cmd.Dir, cmd.Env = dir, env
+	logs = &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return cmd, logs, done
+}
+
 // syncBuffer is a bytes.Buffer safe for the process-output goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -226,17 +235,8 @@ func TestBinaryRetriesUnreachableDatabaseAtStart(t *testing.T) {
 	}
 	deadAddr := ln.Addr().String()
 	ln.Close() // nothing listens there any more
-	cmd := exec.Command(binary, "start")
-	cmd.Dir = dir
-	cmd.Env = append(testEnv(dir), "DATABASE_URL=postgres://postgres@"+deadAddr+"/test?sslmode=disable&connect_timeout=1", "HTTP_ADDR=off")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	cmd, logs, exited := startBinary(t, dir, append(testEnv(dir),
+		"DATABASE_URL=postgres://postgres@"+deadAddr+"/test?sslmode=disable&connect_timeout=1", "HTTP_ADDR=off"), "start")
 	deadline := time.Now().Add(20 * time.Second)
 	for strings.Count(logs.String(), "database not reachable; retrying") < 2 {
 		select {
@@ -269,17 +269,7 @@ func TestBinaryStartFailsWhenThePortIsTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cmd := exec.Command(binary, "start")
-	cmd.Dir = dir
-	cmd.Env = append(testEnv(dir), "HTTP_ADDR="+ln.Addr().String())
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	_, logs, exited := startBinary(t, dir, append(testEnv(dir), "HTTP_ADDR="+ln.Addr().String()), "start")
 	select {
 	case err := <-exited:
 		if err == nil {

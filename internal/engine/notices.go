@@ -76,14 +76,7 @@ func (e *Engine) noticeRecipients(jobType, target string, raw json.RawMessage, r
 		nt.NoticeRecipients(target, raw, r)
 		return
 	}
-	var p struct {
-		Notify json.RawMessage `json:"notify"`
-	}
-	if json.Unmarshal(raw, &p) == nil {
-		if nc, err := notify.ParseNotifyConfig(p.Notify); err == nil {
-			nc.Apply(r)
-		}
-	}
+	notify.ApplyTaskParams(raw, r)
 }
 
 // planNotice plans the rows a notice about schedule id goes to.

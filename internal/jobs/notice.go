@@ -17,12 +17,5 @@ func (r *alertRoute) NoticeRecipients(target string, raw json.RawMessage, req *n
 			return
 		}
 	}
-	var p struct {
-		Notify json.RawMessage `json:"notify"`
-	}
-	if json.Unmarshal(raw, &p) == nil {
-		if nc, err := notify.ParseNotifyConfig(p.Notify); err == nil {
-			nc.Apply(req)
-		}
-	}
+	notify.ApplyTaskParams(raw, req)
 }

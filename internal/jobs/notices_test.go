@@ -220,15 +220,22 @@ func failingProvider(t *testing.T) (*httptest.Server, *atomic.Bool) {
 	return srv, &healthy
 }
 
+// failingMarket is a market data client on a failingProvider, without a
+// cache or pauses between attempts; set healthy to let it answer.
+func failingMarket(t *testing.T, clk *clock) (*marketdata.Client, *atomic.Bool) {
+	srv, healthy := failingProvider(t)
+	o := marketdata.DefaultOptions()
+	o.Providers, o.BinanceBaseURL, o.Now, o.Logger, o.CacheEnabled = []string{"binance"}, srv.URL, clk.now, quiet, false
+	o.Sleep = func(context.Context, time.Duration) error { return nil }
+	client, err := marketdata.New(o)
+	must(t, err)
+	return client, healthy
+}
+
 func TestFailureNoticesOfAnAlertWithoutData(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		srv, healthy := failingProvider(t)
 		clk := newClock(t0)
-		o := marketdata.DefaultOptions()
-		o.Providers, o.BinanceBaseURL, o.Now, o.Logger, o.CacheEnabled = []string{"binance"}, srv.URL, clk.now, quiet, false
-		o.Sleep = func(context.Context, time.Duration) error { return nil }
-		client, err := marketdata.New(o)
-		must(t, err)
+		client, healthy := failingMarket(t, clk)
 		f, _ := noticeFixture(t, db, func(d *Deps) { d.Market = client; d.Now = clk.now })
 		f.clk = clk
 		f.eng = noticeEngine(f, "test")
@@ -325,13 +332,8 @@ func TestFailureNoticeOnceWithTwoEngines(t *testing.T) {
 func TestFailureNoticesOnTheFrameworkQueue(t *testing.T) {
 	db := storetest.Framework(t, storetest.JobIDInt4)
 	must(t, db.UseFrameworkQueue(true))
-	srv, healthy := failingProvider(t)
 	clk := newClock(t0)
-	o := marketdata.DefaultOptions()
-	o.Providers, o.BinanceBaseURL, o.Now, o.Logger, o.CacheEnabled = []string{"binance"}, srv.URL, clk.now, quiet, false
-	o.Sleep = func(context.Context, time.Duration) error { return nil }
-	client, err := marketdata.New(o)
-	must(t, err)
+	client, healthy := failingMarket(t, clk)
 	f := newFixture(t, db, func(d *Deps) { d.Market = client; d.Now = clk.now })
 	f.clk = clk
 	opts := notify.DefaultOptions()

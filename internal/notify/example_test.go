@@ -119,3 +119,17 @@ func ExampleDispatcher() {
 	// delivered: hello
 	// status: sent
 }
+
+// A schedule's task_params name where its messages go; an invalid notify
+// object leaves the request to the owner's default channel.
+func ExampleApplyTaskParams() {
+	var r notify.Request
+	notify.ApplyTaskParams([]byte(`{"script_path": "x.sh", "notify": {"channels": ["telegram"], "recipient_id": "859865894"}}`), &r)
+	fmt.Println(r.Channels, r.TelegramChatID)
+	var bad notify.Request
+	notify.ApplyTaskParams([]byte(`{"notify": {"channels": "pigeon"}}`), &bad)
+	fmt.Println(len(bad.Channels))
+	// Output:
+	// [telegram] 859865894
+	// 0
+}

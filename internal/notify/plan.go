@@ -416,6 +416,20 @@ func (c NotifyConfig) Apply(r *Request) {
 	r.Template = c.Template
 }
 
+// ApplyTaskParams applies the notify object of a schedule's task_params
+// ({"notify": {...}}) to r; without one, or with an invalid one, r is left
+// as it is (the owner's default channel).
+func ApplyTaskParams(taskParams json.RawMessage, r *Request) {
+	var p struct {
+		Notify json.RawMessage `json:"notify"`
+	}
+	if json.Unmarshal(taskParams, &p) == nil {
+		if nc, err := ParseNotifyConfig(p.Notify); err == nil {
+			nc.Apply(r)
+		}
+	}
+}
+
 // flexString accepts a JSON string or number.
 func flexString(raw json.RawMessage) (string, error) {
 	s := strings.TrimSpace(string(raw))
